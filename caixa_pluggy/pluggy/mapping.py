@@ -1,0 +1,231 @@
+"""Pure mapping from a Pluggy transaction to bank statement line values.
+
+No Odoo import: the Odoo layer turns these values into ``account.bank.statement.line`` fields.
+"""
+
+import datetime
+import logging
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_PAYMENT_REF = "Pluggy transaction"
+
+_NON_DIGITS = re.compile(r"\D")
+# Brazil issues alphanumeric CNPJs from July 2026 (e.g. "12.ABC.345/01DE-35"): dropping the letters would
+# turn them into a wrong number, so documents with letters keep them (uppercased, punctuation removed).
+_NON_ALNUM = re.compile(r"[^0-9A-Z]")
+_LETTER = re.compile(r"[A-Z]")
+
+
+def digits_only(value) -> str:
+    """Return the digits of ``value`` ("882.937.076-23" -> "88293707623"); "" for None."""
+    return _NON_DIGITS.sub("", str(value)) if value is not None else ""
+
+
+def map_transaction(tx: dict, *, account_type: str, account_currency: str, currency_digits: int = 2) -> dict:
+    """Map one Pluggy transaction (as parsed by the client) to statement line values.
+
+    ``account_type`` is the Pluggy account type ("BANK" or "CREDIT"), ``account_currency`` its currency code
+    and ``currency_digits`` the decimal places of that currency in Odoo.
+    """
+    tx_id = str(tx.get("id") or "")
+    date = _to_date(tx.get("date"))
+    if date is None:
+        raise ValueError(f"Pluggy transaction {tx_id} has no date")
+    amount = _to_decimal(tx.get("amount"), "amount", tx_id)
+    outgoing = _is_outgoing(tx, amount, account_type)
+
+    foreign_code, amount_currency = None, None
+    tx_currency = str(tx.get("currencyCode") or "").upper()
+    if tx_currency and account_currency and tx_currency != account_currency.upper():
+        foreign_code, amount_currency = tx_currency, _signed(abs(amount), outgoing)
+        in_account_currency = tx.get("amountInAccountCurrency")
+        if in_account_currency is not None:
+            amount = _to_decimal(in_account_currency, "amountInAccountCurrency", tx_id)
+        else:
+            # Without Pluggy's conversion we cannot know the amount in the journal's currency; importing the
+            # foreign figure is better than dropping the row, and the accountant can fix the one line.
+            _logger.warning(
+                "Pluggy transaction %s is in %s on a %s account but has no amountInAccountCurrency; "
+                "its amount is imported unconverted.",
+                tx_id,
+                tx_currency,
+                account_currency,
+            )
+
+    payment_data = _as_dict(tx.get("paymentData"))
+    counterpart = _as_dict(payment_data.get("receiver" if outgoing else "payer"))
+    document = _as_dict(counterpart.get("documentNumber"))
+    vat = _document_number(document.get("value"))
+
+    return {
+        "pluggy_transaction_id": tx_id,
+        "date": date,
+        "amount": _signed(_quantize(abs(amount), currency_digits), outgoing),
+        "foreign_currency_code": foreign_code,
+        "amount_currency": amount_currency,
+        "payment_ref": _payment_ref(tx),
+        "partner_name": _text(counterpart.get("name")),
+        "partner_vat": vat,
+        "partner_vat_type": _text(document.get("type")) or _guess_document_type(vat),
+        "account_number": _account_number(counterpart),
+        "payment_method": _text(payment_data.get("paymentMethod")) or _text(tx.get("operationType")),
+        "payment_reference": _text(payment_data.get("receiverReferenceId"))
+        or _text(payment_data.get("referenceNumber")),
+        "boleto_digitable_line": _text(_as_dict(payment_data.get("boletoMetadata")).get("digitableLine")),
+        "pending": str(tx.get("status") or "").upper() == "PENDING",
+        "created_at": tx.get("createdAt"),
+        "updated_at": tx.get("updatedAt"),
+        "transaction_details": _json_safe(tx),
+    }
+
+
+def transaction_fingerprint(values) -> tuple:
+    """Return what an accountant would see change on a line, to decide whether an update is needed.
+
+    Accepts the dict of :func:`map_transaction` or the same keys read from an Odoo record (floats for
+    amounts, ``False`` for empty text), so both sides of a comparison normalise to the same tuple.
+    """
+    amount = values.get("amount")
+    return (
+        _to_date(values.get("date")),
+        _to_decimal(amount, "amount") if amount is not None else None,
+        values.get("payment_ref") or None,
+        values.get("partner_name") or None,
+        values.get("partner_vat") or None,
+        values.get("account_number") or None,
+        values.get("payment_method") or None,
+        bool(values.get("pending")),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _is_outgoing(tx, amount, account_type):
+    """Tell whether money leaves the account; Pluggy's ``type`` is the authority, not the amount's sign."""
+    tx_type = str(tx.get("type") or "").upper()
+    if tx_type not in ("DEBIT", "CREDIT"):
+        _logger.warning(
+            "Pluggy transaction %s has unknown type %r; using the sign of its amount.",
+            tx.get("id"),
+            tx.get("type"),
+        )
+        return amount < 0
+    outgoing = tx_type == "DEBIT"
+    # Card rows may follow Pluggy's older inverted convention (a purchase is positive), so only bank accounts,
+    # where the sign must match, can reveal a disagreement worth telling someone about.
+    if str(account_type or "").upper() == "BANK" and amount and (amount < 0) != outgoing:
+        _logger.warning(
+            "Pluggy transaction %s: amount %s disagrees with type %s; trusting the type.",
+            tx.get("id"),
+            amount,
+            tx_type,
+        )
+    return outgoing
+
+
+def _to_decimal(value, field, tx_id=None):
+    """Return ``value`` as a finite Decimal; going through ``str`` keeps a stray float free of binary noise."""
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        number = None
+    if value is None or isinstance(value, bool) or number is None or not number.is_finite():
+        raise ValueError(f"Pluggy transaction {tx_id}: {field} {value!r} is not a number")
+    return number
+
+
+def _signed(magnitude, outgoing):
+    # No "-0.00" for a zero debit: it would read oddly and compare unequal as text.
+    return -magnitude if outgoing and magnitude else magnitude
+
+
+def _quantize(value, digits):
+    return value.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+
+
+def _to_date(value):
+    """Return the bank's calendar date: Pluggy sends it as UTC midnight, so the date part is read as written.
+
+    Converting to a local zone would move every row of Brazil (UTC-3) to the previous day.
+    """
+    if not value:
+        return None
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, datetime.date):
+        return value
+    return datetime.date.fromisoformat(str(value)[:10])
+
+
+def _payment_ref(tx):
+    ref = _text(tx.get("description")) or _text(tx.get("descriptionRaw")) or DEFAULT_PAYMENT_REF
+    card = _as_dict(tx.get("creditCardMetadata"))
+    number, total = _whole(card.get("installmentNumber")), _whole(card.get("totalInstallments"))
+    # Banks often print "PARC 03/10" in the description themselves; say it once.
+    if (
+        number
+        and total
+        and total > 1
+        and f"{number}/{total}" not in ref
+        and f"{number:02d}/{total:02d}" not in ref
+    ):
+        ref = f"{ref} ({number}/{total})"
+    return ref
+
+
+def _whole(value):
+    """Return an installment count as int, or None when absent or not a whole number."""
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return int(number) if number.is_finite() and number == number.to_integral_value() and number > 0 else None
+
+
+def _account_number(participant):
+    """Combine branch and account the way Pluggy shows account numbers ("0001/12345-6")."""
+    branch, account = _text(participant.get("branchNumber")), _text(participant.get("accountNumber"))
+    if not account:
+        return None
+    return f"{branch}/{account}" if branch else account
+
+
+def _document_number(value):
+    text = (_text(value) or "").upper()
+    return (_NON_ALNUM if _LETTER.search(text) else _NON_DIGITS).sub("", text) or None
+
+
+def _guess_document_type(vat):
+    # CPF has 11 characters and CNPJ 14; used only when Pluggy leaves the type out.
+    return {11: "CPF", 14: "CNPJ"}.get(len(vat)) if vat else None
+
+
+def _text(value):
+    """Return a stripped non-empty string, or None; numbers some institutions send are kept as text."""
+    if value is None or isinstance(value, (dict, list, bool)):
+        return None
+    return str(value).strip() or None
+
+
+def _as_dict(value):
+    # Pluggy sends null for absent objects (paymentData, creditCardMetadata, documentNumber, ...).
+    return value if isinstance(value, dict) else {}
+
+
+def _json_safe(value):
+    """Return ``value`` with Decimals (and any dates) as strings so it can be stored as JSON."""
+    if isinstance(value, dict):
+        return {str(key): _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    return value
