@@ -1,0 +1,14 @@
+"""Pure-Python Pluggy API client and transaction mapping (no Odoo import)."""
+
+from . import errors
+from .client import ApiKeyCache, PluggyClient
+from .mapping import digits_only, map_transaction, transaction_fingerprint
+
+__all__ = [
+    "ApiKeyCache",
+    "PluggyClient",
+    "digits_only",
+    "errors",
+    "map_transaction",
+    "transaction_fingerprint",
+]
