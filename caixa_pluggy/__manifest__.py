@@ -1,0 +1,35 @@
+{
+    "name": "Pluggy Open Finance Bank Feeds",
+    "summary": "Import Brazilian bank and credit-card transactions from Pluggy into bank statement lines",
+    "version": "18.0.1.0.0",
+    "category": "Accounting/Accounting",
+    "website": "https://github.com/caixa-pluggy/caixa_pluggy",
+    "author": "caixa_pluggy contributors",
+    "license": "LGPL-3",
+    "depends": ["account"],
+    "external_dependencies": {"python": ["httpx"]},
+    "data": [
+        "security/caixa_pluggy_security.xml",
+        "security/ir.model.access.csv",
+        "data/ir_config_parameter_data.xml",
+        "data/ir_cron_data.xml",
+        "data/mail_activity_type_data.xml",
+        "views/pluggy_item_views.xml",
+        "views/pluggy_account_views.xml",
+        "views/pluggy_webhook_event_views.xml",
+        "views/account_journal_views.xml",
+        "views/account_bank_statement_line_views.xml",
+        "views/res_config_settings_views.xml",
+        "views/caixa_pluggy_menus.xml",
+    ],
+    "assets": {
+        "web.assets_backend": [
+            "caixa_pluggy/static/src/**/*",
+        ],
+        "web.assets_tests": [
+            "caixa_pluggy/static/tests/tours/**/*",
+        ],
+    },
+    "installable": True,
+    "application": False,
+}

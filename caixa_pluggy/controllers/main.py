@@ -1,0 +1,89 @@
+import hmac
+import json
+import logging
+
+from odoo import _, http
+from odoo.exceptions import AccessError, UserError
+from odoo.http import request
+
+from ..models.pluggy_webhook_event import WEBHOOK_SECRET_HEADER
+
+_logger = logging.getLogger(__name__)
+
+MAX_WEBHOOK_BODY = 1024 * 1024
+MAX_ID_LENGTH = 128
+
+
+class CaixaPluggyController(http.Controller):
+    # -------------------------------------------------------------------------
+    # CONNECT (JSON-RPC, logged-in accounting administrators)
+    # -------------------------------------------------------------------------
+
+    @http.route("/caixa_pluggy/connect_token", type="json", auth="user", methods=["POST"])
+    def connect_token(self, item_id=None, **kwargs):
+        self._check_can_connect()
+        item_id = self._optional_id(item_id)
+        request.env["pluggy.api"]._check_rate_limit("connect_token")
+        return request.env["pluggy.item"]._connect_token_for(item_id)
+
+    @http.route("/caixa_pluggy/callback", type="json", auth="user", methods=["POST"])
+    def callback(self, item_id=None, **kwargs):
+        self._check_can_connect()
+        item_id = self._optional_id(item_id)
+        if not item_id:
+            raise UserError(_("The bank connection id is missing."))
+        request.env["pluggy.api"]._check_rate_limit("callback")
+        return request.env["pluggy.item"]._connect_callback(item_id)
+
+    def _check_can_connect(self):
+        if not request.env.user.has_group("account.group_account_manager"):
+            raise AccessError(_("Only accounting administrators can connect banks."))
+
+    def _optional_id(self, value):
+        if value in (None, False, ""):
+            return None
+        if not isinstance(value, str) or len(value) > MAX_ID_LENGTH:
+            raise UserError(_("The bank connection id is not valid."))
+        return value
+
+    # -------------------------------------------------------------------------
+    # WEBHOOK (plain HTTP, public, authenticated by a shared secret header)
+    # -------------------------------------------------------------------------
+
+    @http.route("/caixa_pluggy/webhook", type="http", auth="public", methods=["POST"], csrf=False, save_session=False)
+    def webhook(self, **kwargs):
+        httprequest = request.httprequest
+        if (httprequest.content_length or 0) > MAX_WEBHOOK_BODY:
+            return self._json_response({"error": "body too large"}, 400)
+        if not self._webhook_secret_ok(httprequest.headers.get(WEBHOOK_SECRET_HEADER)):
+            return self._json_response({"error": "unauthorized"}, 401)
+        # Read at most one byte past the limit: a chunked body has no Content-Length to check beforehand.
+        body = httprequest.stream.read(MAX_WEBHOOK_BODY + 1)
+        if len(body) > MAX_WEBHOOK_BODY:
+            return self._json_response({"error": "body too large"}, 400)
+        payload = self._parse_webhook(body)
+        if payload is None:
+            return self._json_response({"error": "malformed event"}, 400)
+        created = request.env["pluggy.webhook.event"].sudo()._receive(payload)
+        return self._json_response({"received": True, "duplicate": not created}, 200)
+
+    def _webhook_secret_ok(self, received):
+        expected = request.env["ir.config_parameter"].sudo().get_param("caixa_pluggy.webhook_secret") or ""
+        # Constant time, so the secret cannot be guessed byte by byte from response times.
+        return bool(expected) and hmac.compare_digest((received or "").encode(), expected.encode())
+
+    def _parse_webhook(self, body):
+        try:
+            payload = json.loads(body)
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(payload, dict):
+            return None
+        event, event_id = payload.get("event"), payload.get("eventId")
+        if not all(isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH for value in (event, event_id)):
+            return None
+        return payload
+
+    def _json_response(self, data, status):
+        return request.make_json_response(data, status=status)
+

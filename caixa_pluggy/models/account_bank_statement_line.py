@@ -1,0 +1,185 @@
+from odoo import _, api, fields, models
+from odoo.tools import SQL, create_unique_index
+
+
+class AccountBankStatementLine(models.Model):
+    _inherit = "account.bank.statement.line"
+
+    pluggy_transaction_id = fields.Char(
+        string="Pluggy Transaction ID", readonly=True, copy=False, help="The transaction's id at Pluggy."
+    )
+    pluggy_fingerprint = fields.Char(readonly=True, copy=False)
+    pluggy_pending = fields.Boolean(
+        string="Pending at the Bank", readonly=True, help="Not posted by the bank yet: it may change or disappear."
+    )
+    pluggy_partner_vat = fields.Char(string="Counterpart CPF/CNPJ", readonly=True)
+    pluggy_payment_reference = fields.Char(
+        string="Bank Reference", readonly=True, help="PIX end-to-end id, TED reference or payer's reference."
+    )
+    pluggy_boleto_line = fields.Char(string="Boleto Digitable Line", readonly=True)
+    pluggy_flag = fields.Selection(
+        [("changed", "Changed at the bank"), ("deleted", "Deleted at the bank")],
+        string="Bank Change to Review",
+        readonly=True,
+        copy=False,
+        help="The bank changed or removed this transaction after it was reconciled: the line was left as it is.",
+    )
+    pluggy_flag_note = fields.Text(string="Bank Change", readonly=True, copy=False)
+
+    def init(self):
+        super().init()
+        # The last line of defence against duplicates: whatever races, a transaction exists once per journal.
+        create_unique_index(
+            self.env.cr,
+            "account_bank_statement_line_pluggy_transaction_unique",
+            self._table,
+            ["journal_id", "pluggy_transaction_id"],
+        )
+
+    # -------------------------------------------------------------------------
+    # ACTION METHODS
+    # -------------------------------------------------------------------------
+
+    def action_pluggy_acknowledge(self):
+        """The accountant has reviewed what the bank changed."""
+        self.write({"pluggy_flag": False, "pluggy_flag_note": False})
+
+    @api.model
+    def _action_open_pluggy_lines(self, line_ids):
+        """Open lines in the bank reconciliation screen when one is installed, else in the lines list."""
+        for xmlid in (
+            "account_reconcile_oca.action_bank_statement_line_reconcile",
+            "account_accountant.action_bank_statement_line_transactions_kanban",
+        ):
+            if self.env.ref(xmlid, raise_if_not_found=False):
+                action = self.env["ir.actions.act_window"]._for_xml_id(xmlid)
+                action["domain"] = [("id", "in", line_ids)]
+                return action
+        action = self.env["ir.actions.act_window"]._for_xml_id("caixa_pluggy.action_pluggy_statement_lines")
+        action.update({"name": _("New bank lines"), "domain": [("id", "in", line_ids)]})
+        return action
+
+    # -------------------------------------------------------------------------
+    # HELPERS FOR THE SYNC (see pluggy.account._import_transactions)
+    # -------------------------------------------------------------------------
+
+    @api.model
+    def _pluggy_existing_lines(self, journal, transaction_ids):
+        """The lines of these Pluggy transactions in a journal, by transaction id: one query."""
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT pluggy_transaction_id, id, pluggy_fingerprint, is_reconciled
+                  FROM account_bank_statement_line
+                 WHERE journal_id = %s AND pluggy_transaction_id = ANY(%s)
+                """,
+                journal.id,
+                list(transaction_ids),
+            )
+        )
+        return {
+            transaction_id: {"id": line_id, "fingerprint": fingerprint, "is_reconciled": is_reconciled}
+            for transaction_id, line_id, fingerprint, is_reconciled in self.env.cr.fetchall()
+        }
+
+    @api.model
+    def _pluggy_lines_missing(self, journal, window_start, seen_ids):
+        """Lines dated in a re-read window whose transaction Pluggy no longer returned."""
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT line.id
+                  FROM account_bank_statement_line line
+                  JOIN account_move move ON move.id = line.move_id
+                 WHERE line.journal_id = %s
+                   AND line.pluggy_transaction_id IS NOT NULL
+                   AND line.pluggy_flag IS DISTINCT FROM 'deleted'
+                   AND NOT (line.pluggy_transaction_id = ANY(%s))
+                   AND move.date >= %s
+                """,
+                journal.id,
+                list(seen_ids),
+                window_start,
+            )
+        )
+        return self.browse(row[0] for row in self.env.cr.fetchall())
+
+    @api.model
+    def _pluggy_partners_by_vat(self, company, vats):
+        """Partners of the company by CPF/CNPJ, compared digits only; only documents held by exactly one."""
+        if not vats:
+            return {}
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT upper(regexp_replace(vat, '[^0-9A-Za-z]', '', 'g')) AS document, array_agg(id)
+                  FROM res_partner
+                 WHERE active
+                   AND id = commercial_partner_id
+                   AND (company_id IS NULL OR company_id = %s)
+                   AND upper(regexp_replace(vat, '[^0-9A-Za-z]', '', 'g')) = ANY(%s)
+                 GROUP BY 1
+                """,
+                company.id,
+                list(vats),
+            )
+        )
+        return {document: ids[0] for document, ids in self.env.cr.fetchall() if len(ids) == 1}
+
+    @api.model
+    def _pluggy_line_values(self, journal, values, partners):
+        """Statement line values of a mapped Pluggy transaction (see caixa_pluggy.pluggy.mapping)."""
+        return {
+            "journal_id": journal.id,
+            "pluggy_transaction_id": values["pluggy_transaction_id"],
+            **self._pluggy_update_values(values, partners),
+        }
+
+    @api.model
+    def _pluggy_update_values(self, values, partners):
+        foreign_currency = self._pluggy_foreign_currency(values)
+        return {
+            "date": values["date"],
+            # The ORM's Monetary fields are floats: the Decimal is already rounded to the currency, so the float
+            # carries exactly the same cents.
+            "amount": float(values["amount"]),
+            "foreign_currency_id": foreign_currency.id,
+            "amount_currency": float(values["amount_currency"]) if foreign_currency else 0.0,
+            "payment_ref": values["payment_ref"],
+            "partner_name": values["partner_name"],
+            "partner_id": partners.get(values["partner_vat"]) or False,
+            "account_number": values["account_number"],
+            "transaction_type": values["payment_method"],
+            "transaction_details": values["transaction_details"],
+            "pluggy_fingerprint": values["fingerprint"],
+            "pluggy_pending": values["pending"],
+            "pluggy_partner_vat": values["partner_vat"],
+            "pluggy_payment_reference": values["payment_reference"],
+            "pluggy_boleto_line": values["boleto_digitable_line"],
+        }
+
+    @api.model
+    def _pluggy_foreign_currency(self, values):
+        code = values.get("foreign_currency_code")
+        if not code or values.get("amount_currency") is None:
+            return self.env["res.currency"]
+        return self.env["res.currency"].with_context(active_test=False).search([("name", "=", code)], limit=1)
+
+    def _pluggy_describe_change(self, values):
+        """What the bank changed on a reconciled line, in words."""
+        self.ensure_one()
+        changes = []
+        if float(values["amount"]) != self.amount:
+            changes.append(_("amount %(old)s → %(new)s", old=self.amount, new=values["amount"]))
+        if values["date"] != self.date:
+            changes.append(_("date %(old)s → %(new)s", old=self.date, new=values["date"]))
+        if (values["payment_ref"] or "") != (self.payment_ref or ""):
+            changes.append(_("label “%(old)s” → “%(new)s”", old=self.payment_ref, new=values["payment_ref"]))
+        if values["pending"] != self.pluggy_pending:
+            changes.append(_("posted by the bank") if not values["pending"] else _("back to pending"))
+        detail = "; ".join(changes) or _("details")
+        return _("The bank changed this reconciled transaction: %(changes)s.", changes=detail)
+
+    def _pluggy_flag(self, flag, note):
+        if self:
+            self.write({"pluggy_flag": flag, "pluggy_flag_note": note})

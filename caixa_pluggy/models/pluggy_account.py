@@ -1,0 +1,515 @@
+import hashlib
+import logging
+from datetime import timedelta
+
+import psycopg2
+
+from odoo import _, api, fields, models, modules
+from odoo.exceptions import UserError
+from odoo.tools import SQL, mute_logger
+
+from ..pluggy import errors as pluggy_errors
+from ..pluggy import map_transaction, transaction_fingerprint
+from ..pluggy.dates import format_datetime, parse_datetime
+
+_logger = logging.getLogger(__name__)
+
+# Rows Pluggy ingests around the same moment may commit out of order on its side: re-reading a short margin
+# before the watermark costs a few duplicate rows (dropped by the dedupe) and never misses one.
+WATERMARK_MARGIN = timedelta(hours=1)
+# How many accounts one cron call syncs before reporting progress and letting Odoo call it again.
+CRON_BATCH_SIZE = 10
+
+
+class PluggyAccount(models.Model):
+    """A bank or credit-card account of a Pluggy connection, imported into one journal."""
+
+    _name = "pluggy.account"
+    _description = "Pluggy Account"
+    _order = "item_id, account_type, name, id"
+    _check_company_auto = True
+
+    name = fields.Char(required=True, readonly=True)
+    item_id = fields.Many2one("pluggy.item", string="Connection", required=True, ondelete="cascade", index=True)
+    company_id = fields.Many2one(related="item_id.company_id", store=True, index=True)
+    active = fields.Boolean(related="item_id.active", store=True)
+    pluggy_account_id = fields.Char(string="Pluggy Account ID", required=True, readonly=True, copy=False)
+    account_type = fields.Selection(
+        [("BANK", "Bank account"), ("CREDIT", "Credit card")], required=True, readonly=True, default="BANK"
+    )
+    subtype = fields.Char(readonly=True)
+    number = fields.Char(readonly=True)
+    owner = fields.Char(readonly=True)
+    tax_number = fields.Char(string="Owner CPF/CNPJ", readonly=True)
+    currency_id = fields.Many2one("res.currency", required=True, readonly=True)
+
+    journal_ids = fields.One2many("account.journal", "pluggy_account_id", string="Linked Journals")
+    journal_id = fields.Many2one(
+        "account.journal",
+        compute="_compute_journal_id",
+        inverse="_inverse_journal_id",
+        domain="[('type', 'in', ('bank', 'credit')), ('company_id', '=', company_id)]",
+        check_company=True,
+        help="The journal that receives this account's transactions.",
+    )
+
+    bank_balance = fields.Monetary(readonly=True, help="The balance the bank reported at the last sync.")
+    bank_balance_at = fields.Datetime(string="Bank Balance Date", readonly=True)
+    journal_balance = fields.Monetary(compute="_compute_balances")
+    balance_difference = fields.Monetary(
+        compute="_compute_balances",
+        help="Journal balance minus the bank's balance: non-zero when lines are missing or were added by hand.",
+    )
+
+    transactions_watermark = fields.Char(
+        readonly=True, help="Pluggy's createdAt of the newest transaction imported: the next sync reads from it."
+    )
+    pending_transaction_ids = fields.Json(readonly=True, copy=False)
+    history_pending = fields.Boolean(
+        default=True, readonly=True, help="The first sync of the account history is still to be done."
+    )
+    next_sync_at = fields.Datetime(readonly=True, index=True)
+    last_sync_at = fields.Datetime(readonly=True)
+    last_sync_error = fields.Text(readonly=True)
+
+    _sql_constraints = [
+        ("pluggy_account_id_unique", "unique(pluggy_account_id)", "This Pluggy account is already registered."),
+    ]
+
+    # -------------------------------------------------------------------------
+    # COMPUTE METHODS
+    # -------------------------------------------------------------------------
+
+    @api.depends("journal_ids")
+    def _compute_journal_id(self):
+        for account in self:
+            account.journal_id = account.journal_ids[:1]
+
+    def _inverse_journal_id(self):
+        for account in self:
+            account.journal_ids.filtered(lambda journal, account=account: journal != account.journal_id).write(
+                {"pluggy_account_id": False, "bank_statements_source": "undefined"}
+            )
+            if account.journal_id:
+                account.journal_id.write({"pluggy_account_id": account.id, "bank_statements_source": "pluggy"})
+
+    @api.depends("bank_balance", "journal_ids")
+    def _compute_balances(self):
+        totals = dict(
+            self.env["account.bank.statement.line"]._read_group(
+                [("journal_id", "in", self.journal_ids.ids)], ["journal_id"], ["amount:sum"]
+            )
+        )
+        for account in self:
+            account.journal_balance = totals.get(account.journal_id, 0.0)
+            account.balance_difference = account.currency_id.round(
+                account.journal_balance - account._expected_journal_balance()
+            )
+
+    def _expected_journal_balance(self):
+        """The bank's balance as the journal should show it: a card balance is money owed."""
+        self.ensure_one()
+        return -self.bank_balance if self.account_type == "CREDIT" else self.bank_balance
+
+    # -------------------------------------------------------------------------
+    # ACTION METHODS
+    # -------------------------------------------------------------------------
+
+    def action_sync_now(self):
+        """Sync these accounts now, and tell the user what changed."""
+        accounts = self.filtered("journal_id")
+        if not accounts:
+            raise UserError(_("Link the account to a journal before syncing it."))
+        summary = accounts._sync()
+        return accounts._sync_notification(summary)
+
+    def action_create_opening_balance(self):
+        """Add the line that makes the journal balance equal the bank's, dated before the first imported line."""
+        for account in self.filtered(lambda account: not account.currency_id.is_zero(account.balance_difference)):
+            first_line = self.env["account.bank.statement.line"].search(
+                [("journal_id", "=", account.journal_id.id)], order="date, id", limit=1
+            )
+            date = (first_line.date if first_line else fields.Date.context_today(self)) - timedelta(days=1)
+            self.env["account.bank.statement.line"].create(
+                {
+                    "journal_id": account.journal_id.id,
+                    "date": date,
+                    "amount": -account.balance_difference,
+                    "payment_ref": _("Opening balance (Pluggy)"),
+                }
+            )
+        return True
+
+    # -------------------------------------------------------------------------
+    # SYNC: the one entry point used by the cron, the buttons and the webhooks
+    # -------------------------------------------------------------------------
+
+    def _sync(self, *, quick=False, transaction_ids=None):
+        """Import the transactions of these accounts from Pluggy.
+
+        Each account is synced in its own savepoint and, outside tests, committed on its own: one failing
+        account never rolls back or blocks the others. ``quick`` reads only the look-back window, so that a new
+        connection shows its latest lines at once and the cron back-fills the history. ``transaction_ids``
+        (from a webhook) are re-read too: those Pluggy no longer returns were deleted.
+        """
+        summary = SyncSummary()
+        client = self.env["pluggy.api"]._get_client()
+        with client:
+            for item, accounts in self.filtered("journal_id").grouped("item_id").items():
+                bank_accounts = item._refresh_from_pluggy(client)
+                for account in accounts:
+                    summary.add(account, account._sync_one(client, bank_accounts, quick=quick, transaction_ids=transaction_ids))
+                    self._commit_progress()
+                item.write(
+                    {
+                        "last_sync_at": fields.Datetime.now(),
+                        "last_sync_error": "\n".join(accounts.filtered("last_sync_error").mapped("last_sync_error")),
+                    }
+                )
+                self._commit_progress()
+        return summary
+
+    def _sync_one(self, client, bank_accounts, *, quick=False, transaction_ids=None):
+        """Sync one account; returns its AccountResult, or None when another sync holds it."""
+        self.ensure_one()
+        try:
+            with self.env.cr.savepoint():
+                if not self._try_lock():
+                    _logger.info("Pluggy account %s is already being synced: skipped", self.pluggy_account_id)
+                    return None
+                result = self._import_transactions(client, quick=quick, transaction_ids=transaction_ids)
+                self._store_sync_state(result, bank_accounts.get(self.pluggy_account_id))
+        except pluggy_errors.PluggyError as error:
+            message = self.item_id._describe_sync_failure(error)
+            _logger.warning("Pluggy sync of account %s failed: %s", self.pluggy_account_id, error)
+            self.write({"last_sync_error": message, "last_sync_at": fields.Datetime.now()})
+            return AccountResult(error=message)
+        except Exception as error:  # noqa: BLE001 - one broken account must never stop the others
+            _logger.exception("Pluggy sync of account %s crashed", self.pluggy_account_id)
+            message = _("The sync failed unexpectedly: %(error)s", error=error)
+            self.write({"last_sync_error": message, "last_sync_at": fields.Datetime.now()})
+            return AccountResult(error=message)
+        return result
+
+    def _try_lock(self):
+        """Lock this account's row until the transaction ends; False when another sync holds it."""
+        try:
+            with mute_logger("odoo.sql_db"), self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    SQL("SELECT id FROM pluggy_account WHERE id = %s FOR NO KEY UPDATE NOWAIT", self.id)
+                )
+        except psycopg2.errors.LockNotAvailable:
+            return False
+        return True
+
+    def _import_transactions(self, client, *, quick, transaction_ids=None):
+        """Read Pluggy's changes for this account and apply them to its journal's lines."""
+        today = fields.Date.today()
+        days = self.env["pluggy.api"]._history_days() if self.history_pending and not quick else None
+        window_start = today - timedelta(days=days or self.env["pluggy.api"]._lookback_days())
+        result = AccountResult(window_start=window_start, full_history=bool(days))
+        importer = _LineImporter(self, result)
+        # The window is re-read in full on every run: it carries late postings, edits and, by their absence,
+        # deletions that a createdAt watermark cannot see.
+        for page in client.iter_transaction_pages(self.pluggy_account_id, date_from=window_start):
+            importer.apply(page, in_window=True)
+        if self.transactions_watermark:
+            since = parse_datetime(self.transactions_watermark) - WATERMARK_MARGIN
+            for page in client.iter_transaction_pages(self.pluggy_account_id, created_at_from=format_datetime(since)):
+                importer.apply(page)
+        recheck_ids = set(self.pending_transaction_ids or []) | set(transaction_ids or [])
+        if recheck_ids:
+            for page in client.iter_transaction_pages(self.pluggy_account_id, ids=sorted(recheck_ids)):
+                importer.apply(page)
+        importer.remove_missing(deleted_ids=set(transaction_ids or []) - result.seen_ids)
+        return result
+
+    def _store_sync_state(self, result, bank_data):
+        """Advance the watermark and store the bank balance, in the same transaction as the lines."""
+        values = {
+            "last_sync_at": fields.Datetime.now(),
+            "last_sync_error": False,
+            "pending_transaction_ids": sorted(result.pending_ids) or False,
+            "next_sync_at": fields.Datetime.now() + self._sync_interval(),
+        }
+        if result.watermark and (
+            not self.transactions_watermark
+            or parse_datetime(result.watermark) > parse_datetime(self.transactions_watermark)
+        ):
+            values["transactions_watermark"] = result.watermark
+        if result.full_history:
+            values["history_pending"] = False
+        if bank_data:
+            values.update(self._balance_values(bank_data))
+        self.write(values)
+
+    def _balance_values(self, bank_data):
+        balance = bank_data.get("balance")
+        if balance is None:
+            return {}
+        return {"bank_balance": float(balance), "bank_balance_at": fields.Datetime.now()}
+
+    def _sync_interval(self):
+        cron = self.env.ref("caixa_pluggy.ir_cron_sync", raise_if_not_found=False)
+        if not cron:
+            return timedelta(hours=4)
+        unit = {"minutes": "minutes", "hours": "hours", "days": "days", "weeks": "weeks"}.get(cron.interval_type)
+        if unit is None:  # months: the closest timedelta
+            return timedelta(days=30 * cron.interval_number)
+        # A few minutes early, so the next cron run finds the account due.
+        return timedelta(**{unit: cron.interval_number}) - timedelta(minutes=5)
+
+    def _commit_progress(self):
+        """Commit what one account's sync wrote; tests keep everything in their own transaction."""
+        if not modules.module.current_test:
+            self.env.cr.commit()
+
+    @api.model
+    def _cron_sync(self):
+        """Scheduled sync: claim due accounts one by one, so any number of cron workers can share the work."""
+        if not self.env["pluggy.api"]._has_credentials():
+            _logger.info("Pluggy sync skipped: no credentials configured")
+            return
+        done = 0
+        while done < CRON_BATCH_SIZE:
+            account = self._claim_due_account()
+            if not account:
+                break
+            account._sync()
+            done += 1
+        remaining = self._count_due_accounts()
+        if remaining > 1:
+            # A second cron worker may take part of the backlog: accounts are claimed with SKIP LOCKED.
+            self.env.ref("caixa_pluggy.ir_cron_sync_worker")._trigger()
+        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+
+    def _due_accounts_query(self, limit=None, lock=False):
+        return SQL(
+            """
+            SELECT account.id
+              FROM pluggy_account account
+              JOIN pluggy_item item ON item.id = account.item_id
+             WHERE item.active
+               AND EXISTS (SELECT 1 FROM account_journal journal WHERE journal.pluggy_account_id = account.id)
+               AND (account.next_sync_at IS NULL OR account.next_sync_at <= NOW() AT TIME ZONE 'UTC')
+             ORDER BY account.next_sync_at NULLS FIRST, account.id
+             %s %s
+            """,
+            SQL("LIMIT %s", limit) if limit else SQL(""),
+            SQL("FOR NO KEY UPDATE OF account SKIP LOCKED") if lock else SQL(""),
+        )
+
+    @api.model
+    def _claim_due_account(self):
+        self.env.cr.execute(self._due_accounts_query(limit=1, lock=True))
+        row = self.env.cr.fetchone()
+        return self.browse(row[0]) if row else self.browse()
+
+    @api.model
+    def _count_due_accounts(self):
+        self.env.cr.execute(SQL("SELECT COUNT(*) FROM (%s) due", self._due_accounts_query()))
+        return self.env.cr.fetchone()[0]
+
+    # -------------------------------------------------------------------------
+    # HELPERS: PLUGGY -> ODOO
+    # -------------------------------------------------------------------------
+
+    @api.model
+    def _values_from_pluggy(self, data):
+        currency = self._currency_from_code(data.get("currencyCode") or "BRL")
+        return {
+            "name": data.get("marketingName") or data.get("name") or data.get("number") or data["id"],
+            "account_type": "CREDIT" if data.get("type") == "CREDIT" else "BANK",
+            "subtype": data.get("subtype"),
+            "number": data.get("number"),
+            "owner": data.get("owner"),
+            "tax_number": data.get("taxNumber"),
+            "currency_id": currency.id,
+            **self._balance_values(data),
+        }
+
+    @api.model
+    def _currency_from_code(self, code):
+        currency = self.env["res.currency"].with_context(active_test=False).search([("name", "=", code)], limit=1)
+        if not currency:
+            raise UserError(_("The currency %(code)s of a Pluggy account is unknown to Odoo.", code=code))
+        if not currency.active:
+            currency.sudo().active = True
+        return currency
+
+    def _link_journals(self):
+        """Link each account to the company's journal with the same bank account number, else a new journal."""
+        Journal = self.env["account.journal"]
+        for account in self.filtered(lambda account: not account.journal_id):
+            journal_type = "credit" if account.account_type == "CREDIT" else "bank"
+            journal = Journal.search(
+                [
+                    *Journal._check_company_domain(account.company_id),
+                    ("type", "=", journal_type),
+                    ("pluggy_account_id", "=", False),
+                    ("bank_acc_number", "=", account.number),
+                ],
+                limit=1,
+            )
+            account.journal_id = journal or Journal.create(account._new_journal_values(journal_type))
+
+    def _new_journal_values(self, journal_type):
+        self.ensure_one()
+        company_currency = self.company_id.currency_id
+        values = {
+            "name": f"{self.item_id.connector_name or 'Pluggy'} {self.name} {self.number or ''}".strip(),
+            "type": journal_type,
+            "company_id": self.company_id.id,
+            "currency_id": self.currency_id.id if self.currency_id != company_currency else False,
+        }
+        if journal_type == "bank" and self.number:
+            values["bank_acc_number"] = self.number
+        return values
+
+    def _sync_notification(self, summary):
+        return self.env["pluggy.item"]._notification(
+            summary.message(self.env),
+            "warning" if summary.errors else "success",
+            next_action=summary.new_lines_action(self.env),
+        )
+
+
+class AccountResult:
+    """What one account's sync did."""
+
+    def __init__(self, window_start=None, full_history=False, error=None):
+        self.window_start = window_start
+        self.full_history = full_history
+        self.error = error
+        self.created_ids = []
+        self.updated = 0
+        self.removed = 0
+        self.flagged = 0
+        self.seen_ids = set()
+        self.pending_ids = set()
+        self.watermark = None
+
+
+class SyncSummary:
+    """What a sync of several accounts did, in words an accountant reads."""
+
+    def __init__(self):
+        self.created_ids = []
+        self.updated = self.removed = self.flagged = 0
+        self.errors = []
+        self.skipped = 0
+
+    def add(self, account, result):
+        if result is None:
+            self.skipped += 1
+            return
+        if result.error:
+            self.errors.append(f"{account.display_name}: {result.error}")
+            return
+        self.created_ids += result.created_ids
+        self.updated += result.updated
+        self.removed += result.removed
+        self.flagged += result.flagged
+
+    def message(self, env):
+        parts = [
+            env._("%(count)s new lines", count=len(self.created_ids)),
+            env._("%(count)s updated", count=self.updated),
+            env._("%(count)s removed", count=self.removed),
+        ]
+        if self.flagged:
+            parts.append(env._("%(count)s reconciled lines flagged for review", count=self.flagged))
+        if self.skipped:
+            parts.append(env._("%(count)s accounts already syncing", count=self.skipped))
+        message = ", ".join(parts) + "."
+        if self.errors:
+            message += "\n" + "\n".join(self.errors)
+        return message
+
+    def new_lines_action(self, env):
+        if not self.created_ids:
+            return None
+        return env["account.bank.statement.line"]._action_open_pluggy_lines(self.created_ids)
+
+
+class _LineImporter:
+    """Applies pages of Pluggy transactions to one journal: batched creates, one lookup query per page."""
+
+    def __init__(self, account, result):
+        self.account = account
+        self.result = result
+        self.journal = account.journal_id
+        self.env = account.env
+        self.import_pending = account.company_id.pluggy_import_pending
+        self.currency = account.currency_id
+        self.Line = self.env["account.bank.statement.line"]
+
+    def apply(self, transactions, in_window=False):
+        rows = [tx for tx in transactions if tx.get("id") and tx["id"] not in self.result.seen_ids]
+        if not rows:
+            return
+        self.result.seen_ids.update(tx["id"] for tx in rows)
+        self._advance_watermark(rows)
+        mapped = [self._map(tx) for tx in rows]
+        existing = self.Line._pluggy_existing_lines(self.journal, [values["pluggy_transaction_id"] for values in mapped])
+        partners = self.Line._pluggy_partners_by_vat(
+            self.account.company_id, {values["partner_vat"] for values in mapped if values["partner_vat"]}
+        )
+        to_create = []
+        for values in mapped:
+            line = existing.get(values["pluggy_transaction_id"])
+            if values["pending"] and not self.import_pending:
+                if not line:
+                    self.result.pending_ids.add(values["pluggy_transaction_id"])
+                continue
+            values["fingerprint"] = _fingerprint(values)
+            if not line:
+                to_create.append(self.Line._pluggy_line_values(self.journal, values, partners))
+            elif line["fingerprint"] != values["fingerprint"]:
+                self._apply_change(line, values, partners)
+        if to_create:
+            self.result.created_ids += self.Line.create(to_create).ids
+
+    def remove_missing(self, deleted_ids=()):
+        """Lines whose Pluggy row is gone (absent from the re-read window, or asked for by id and not returned):
+        removed, or flagged when reconciled."""
+        gone = self.Line._pluggy_lines_missing(self.journal, self.result.window_start, self.result.seen_ids)
+        if deleted_ids:
+            existing = self.Line._pluggy_existing_lines(self.journal, deleted_ids)
+            gone |= self.Line.browse(line["id"] for line in existing.values())
+        unreconciled = gone.filtered(lambda line: not line.is_reconciled)
+        reconciled = gone - unreconciled
+        self.result.removed += len(unreconciled)
+        unreconciled.unlink()
+        reconciled._pluggy_flag("deleted", _("The bank no longer lists this transaction."))
+        self.result.flagged += len(reconciled)
+
+    def _map(self, tx):
+        return map_transaction(
+            tx,
+            account_type=self.account.account_type,
+            account_currency=self.currency.name,
+            currency_digits=self.currency.decimal_places,
+        )
+
+    def _advance_watermark(self, rows):
+        created = [parse_datetime(tx.get("createdAt")) for tx in rows if tx.get("createdAt")]
+        created = [value for value in created if value]
+        if not created:
+            return
+        newest = max(created)
+        if not self.result.watermark or newest > parse_datetime(self.result.watermark):
+            self.result.watermark = format_datetime(newest)
+
+    def _apply_change(self, line_data, values, partners):
+        line = self.Line.browse(line_data["id"])
+        if line_data["is_reconciled"]:
+            line._pluggy_flag("changed", line._pluggy_describe_change(values))
+            self.result.flagged += 1
+        else:
+            line.write(self.Line._pluggy_update_values(values, partners))
+            self.result.updated += 1
+
+
+def _fingerprint(values):
+    return hashlib.sha1(repr(transaction_fingerprint(values)).encode(), usedforsecurity=False).hexdigest()

@@ -1,0 +1,286 @@
+import json
+import logging
+import secrets
+from datetime import timedelta
+
+from odoo import _, api, fields, models, modules
+from odoo.exceptions import UserError
+from odoo.tools import SQL
+
+from ..pluggy import errors as pluggy_errors
+
+_logger = logging.getLogger(__name__)
+
+WEBHOOK_EVENTS = (
+    "item/created",
+    "item/updated",
+    "item/error",
+    "item/waiting_user_input",
+    "item/waiting_user_action",
+    "item/deleted",
+    "connector/status_updated",
+    "transactions/created",
+    "transactions/updated",
+    "transactions/deleted",
+)
+WEBHOOK_SECRET_HEADER = "X-Caixa-Pluggy-Secret"
+WEBHOOK_ROUTE = "/caixa_pluggy/webhook"
+MAX_ATTEMPTS = 5
+PROCESS_BATCH_SIZE = 50
+RETRY_DELAY = timedelta(minutes=2)
+
+
+class PluggyWebhookEvent(models.Model):
+    """The webhook inbox: every Pluggy event once, stored in milliseconds and processed by a cron."""
+
+    _name = "pluggy.webhook.event"
+    _description = "Pluggy Webhook Event"
+    _order = "id desc"
+    _rec_name = "event"
+
+    event_id = fields.Char(string="Event ID", required=True, readonly=True, index=True)
+    event = fields.Char(required=True, readonly=True)
+    item_ref = fields.Char(string="Pluggy Item ID", readonly=True, index=True)
+    account_ref = fields.Char(string="Pluggy Account ID", readonly=True)
+    payload = fields.Json(string="Raw Payload", readonly=True)
+    payload_display = fields.Text(string="Payload", compute="_compute_payload_display")
+    state = fields.Selection(
+        [("new", "To process"), ("done", "Processed"), ("ignored", "Ignored"), ("failed", "Failed")],
+        default="new",
+        required=True,
+        readonly=True,
+        index=True,
+    )
+    attempts = fields.Integer(readonly=True)
+    error = fields.Text(readonly=True)
+    processed_at = fields.Datetime(readonly=True)
+
+    _sql_constraints = [
+        ("event_id_unique", "unique(event_id)", "This Pluggy event was already received."),
+    ]
+
+    # -------------------------------------------------------------------------
+    # COMPUTE METHODS
+    # -------------------------------------------------------------------------
+
+    @api.depends("payload")
+    def _compute_payload_display(self):
+        for event in self:
+            event.payload_display = json.dumps(event.payload, indent=2, ensure_ascii=False)
+
+    # -------------------------------------------------------------------------
+    # ACTION METHODS
+    # -------------------------------------------------------------------------
+
+    def action_retry(self):
+        self.write({"state": "new", "attempts": 0, "error": False})
+        self._trigger_processing()
+
+    # -------------------------------------------------------------------------
+    # RECEIVING (called by the webhook route: must answer in milliseconds)
+    # -------------------------------------------------------------------------
+
+    @api.model
+    def _receive(self, payload):
+        """Store an event once, whatever the retries and replays; returns True when it was new."""
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO pluggy_webhook_event
+                       (event_id, event, item_ref, account_ref, payload, state, attempts,
+                        create_date, write_date, create_uid, write_uid)
+                VALUES (%s, %s, %s, %s, %s, 'new', 0,
+                        NOW() AT TIME ZONE 'UTC', NOW() AT TIME ZONE 'UTC', %s, %s)
+                ON CONFLICT (event_id) DO NOTHING
+                RETURNING id
+                """,
+                payload["eventId"],
+                payload["event"],
+                _as_ref(payload.get("itemId")),
+                _as_ref(payload.get("accountId")),
+                json.dumps(payload),
+                self.env.uid,
+                self.env.uid,
+            )
+        )
+        created = bool(self.env.cr.fetchone())
+        if created:
+            self._trigger_processing()
+        return created
+
+    @api.model
+    def _trigger_processing(self, at=None):
+        self.env.ref("caixa_pluggy.ir_cron_process_webhooks").sudo()._trigger(at=at)
+
+    # -------------------------------------------------------------------------
+    # PROCESSING (cron)
+    # -------------------------------------------------------------------------
+
+    @api.model
+    def _cron_process(self):
+        events = self.search(
+            [("state", "in", ("new", "failed")), ("attempts", "<", MAX_ATTEMPTS)], order="id", limit=PROCESS_BATCH_SIZE
+        )
+        for event in events:
+            event._process()
+            if not modules.module.current_test:
+                self.env.cr.commit()
+        remaining = self.search_count([("state", "in", ("new", "failed")), ("attempts", "<", MAX_ATTEMPTS)])
+        self.env["ir.cron"]._notify_progress(done=len(events), remaining=remaining)
+
+    def _process(self):
+        """Process one event; re-reads Pluggy, since the payload is only a signal."""
+        self.ensure_one()
+        handler = EVENT_HANDLERS.get(self.event)
+        if not handler:
+            self._finish("ignored", _("Event not handled by caixa_pluggy."))
+            return
+        try:
+            with self.env.cr.savepoint():
+                outcome = getattr(self, handler)()
+        except (pluggy_errors.PluggyError, UserError) as error:
+            self._fail(str(error))
+            return
+        except Exception as error:  # noqa: BLE001 - a broken event must not block the inbox
+            _logger.exception("Pluggy webhook event %s failed", self.event_id)
+            self._fail(str(error))
+            return
+        if outcome == "retry":
+            # Another sync holds the account: process again shortly, without counting an attempt.
+            self._trigger_processing(at=fields.Datetime.now() + RETRY_DELAY)
+            return
+        self._finish(*outcome) if isinstance(outcome, tuple) else self._finish("done")
+
+    def _finish(self, state, error=False):
+        self.write({"state": state, "error": error, "processed_at": fields.Datetime.now()})
+
+    def _fail(self, message):
+        _logger.warning("Pluggy webhook event %s (%s) failed: %s", self.event_id, self.event, message)
+        attempts = self.attempts + 1
+        self.write({"state": "failed", "attempts": attempts, "error": message, "processed_at": fields.Datetime.now()})
+        if attempts < MAX_ATTEMPTS:
+            self._trigger_processing(at=fields.Datetime.now() + RETRY_DELAY * attempts)
+
+    # -------------------------------------------------------------------------
+    # HANDLERS: each returns None (done), "retry", or (state, note)
+    # -------------------------------------------------------------------------
+
+    def _connection(self):
+        return (
+            self.env["pluggy.item"]
+            .with_context(active_test=False)
+            .search([("pluggy_item_id", "=", self.item_ref or "")], limit=1)
+        )
+
+    def _account(self):
+        return self.env["pluggy.account"].search(
+            [("pluggy_account_id", "=", self.account_ref or ""), ("item_id.active", "=", True)], limit=1
+        )
+
+    def _handle_item_event(self):
+        item = self._connection()
+        if not item:
+            return ("ignored", _("Not a connection of this database."))
+        if self.event == "item/deleted":
+            item.write({"active": False})
+            item.message_post(body=_("The connection was deleted at Pluggy. The imported lines are kept."))
+            return None
+        with self.env["pluggy.api"]._get_client() as client:
+            bank_accounts = item._refresh_from_pluggy(client)
+            if self.event in ("item/created", "item/updated") and bank_accounts:
+                item._upsert_accounts(list(bank_accounts.values()))
+        if self.event == "item/updated" and item.active:
+            item.account_ids.filtered("journal_id").write({"next_sync_at": fields.Datetime.now()})
+            self.env.ref("caixa_pluggy.ir_cron_sync").sudo()._trigger()
+        return None
+
+    def _handle_transactions_event(self):
+        account = self._account()
+        if not account or not account.journal_id:
+            return ("ignored", _("Not an account synced by this database."))
+        transaction_ids = [str(tx_id) for tx_id in (self.payload or {}).get("transactionIds") or []]
+        summary = account._sync(transaction_ids=transaction_ids)
+        if summary.skipped:
+            return "retry"
+        if summary.errors:
+            raise UserError("\n".join(summary.errors))
+        return None
+
+    def _handle_connector_event(self):
+        payload = self.payload or {}
+        connector_id = payload.get("connectorId") or payload.get("id")
+        items = self.env["pluggy.item"].search([("connector_id", "=", _as_int(connector_id))])
+        if not items:
+            return ("ignored", _("No connection uses this bank."))
+        with self.env["pluggy.api"]._get_client() as client:
+            connector = client.get_connector(_as_int(connector_id), health_details=True)
+        items.write(items._health_values(connector.get("health") or {}))
+        return None
+
+    # -------------------------------------------------------------------------
+    # WEBHOOK REGISTRATION AT PLUGGY
+    # -------------------------------------------------------------------------
+
+    @api.model
+    def _webhook_url(self):
+        base_url = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
+        return base_url.rstrip("/") + WEBHOOK_ROUTE
+
+    @api.model
+    def _webhook_secret(self):
+        params = self.env["ir.config_parameter"].sudo()
+        secret = params.get_param("caixa_pluggy.webhook_secret")
+        if not secret:
+            secret = self._rotate_webhook_secret()
+        return secret
+
+    @api.model
+    def _rotate_webhook_secret(self):
+        secret = secrets.token_hex(32)
+        self.env["ir.config_parameter"].sudo().set_param("caixa_pluggy.webhook_secret", secret)
+        return secret
+
+    @api.model
+    def _register_webhooks(self):
+        """Create or update one Pluggy webhook per event, carrying the secret header; returns how many."""
+        url = self._webhook_url()
+        headers = {WEBHOOK_SECRET_HEADER: self._webhook_secret()}
+        with self.env["pluggy.api"]._get_client() as client:
+            existing = {hook["event"]: hook for hook in client.list_webhooks() if hook.get("url") == url}
+            for event in WEBHOOK_EVENTS:
+                if event in existing:
+                    client.update_webhook(existing[event]["id"], headers=headers, enabled=True)
+                else:
+                    client.create_webhook(url, event, headers=headers)
+        self.env["ir.config_parameter"].sudo().set_param("caixa_pluggy.webhook_registered_url", url)
+        return len(WEBHOOK_EVENTS)
+
+
+EVENT_HANDLERS = {
+    **dict.fromkeys(
+        (
+            "item/created",
+            "item/updated",
+            "item/error",
+            "item/waiting_user_input",
+            "item/waiting_user_action",
+            "item/deleted",
+        ),
+        "_handle_item_event",
+    ),
+    "connector/status_updated": "_handle_connector_event",
+    **dict.fromkeys(
+        ("transactions/created", "transactions/updated", "transactions/deleted"), "_handle_transactions_event"
+    ),
+}
+
+
+def _as_ref(value):
+    return str(value)[:64] if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+
+
+def _as_int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
