@@ -18,6 +18,8 @@ from jsonschema import Draft202012Validator
 
 from tools.pluggy_emulator import start_emulator
 
+pytestmark = pytest.mark.emulator
+
 SPEC_PATH = Path(
     os.environ.get("PLUGGY_OPENAPI", Path(__file__).resolve().parents[2] / "shared" / "pluggy-openapi.json")
 )
@@ -86,11 +88,17 @@ def emulator():
     em.stop()
 
 
-@pytest.fixture()
-def http(emulator):
+@pytest.fixture(scope="module")
+def client(emulator):
     with httpx.Client(base_url=emulator.url, timeout=10) as client:
-        client.post("/_emulator/reset", json={"seed": 7, "page_size": 100})
         yield client
+
+
+@pytest.fixture()
+def http(client):
+    client.headers.pop("X-API-KEY", None)
+    client.post("/_emulator/reset", json={"seed": 7, "page_size": 100})
+    return client
 
 
 @pytest.fixture()

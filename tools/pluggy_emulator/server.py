@@ -39,6 +39,7 @@ CORS_HEADERS = {
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
     server_version = "PluggyEmulator/1.0"
 
     def do_OPTIONS(self):
@@ -161,7 +162,9 @@ class Emulator:
         self.outbox: queue.Queue = queue.Queue()
         self.state.outbox = lambda payload, targets: self.outbox.put((payload, targets))
         self._threads = [
-            threading.Thread(target=self.httpd.serve_forever, name="pluggy-emulator", daemon=True),
+            threading.Thread(
+                target=self.httpd.serve_forever, args=(0.05,), name="pluggy-emulator", daemon=True
+            ),
             threading.Thread(target=self._send_outbox, name="pluggy-emulator-webhooks", daemon=True),
         ]
 

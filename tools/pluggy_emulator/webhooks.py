@@ -106,7 +106,7 @@ class WebhooksMixin:
     """Mixed into State: the webhook registry, event payloads and who receives them."""
 
     def create_webhook(self, body: dict) -> dict:
-        url, event, headers = body.get("url"), body.get("event"), body.get("headers")
+        url, event, headers = body.get("url"), body.get("event"), body.get("headers") or {}
         self._check_webhook(url, event, headers)
         same = [w for w in self.webhooks.values() if w["event"] == event]
         if any(w["url"] == url for w in same):
