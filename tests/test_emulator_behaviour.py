@@ -416,7 +416,8 @@ def test_large_items_are_fast_to_create_and_to_page(api, http):
     rows, pages = all_pages(api, f"?accountId={item['accounts'][0]['id']}")
     paged = time.monotonic() - started
     assert len(rows) == 5000 and len(pages) == 10
-    assert created < 3 and paged < 3, (created, paged)  # typically ~0.4 s and ~0.2 s
+    # ~0.45 s and ~0.2 s on an idle machine; the bound only catches a quadratic regression under load
+    assert created < 8 and paged < 8, (created, paged)
 
 
 # ------------------------------------------------------------------------------- HTTP and startup

@@ -16,7 +16,8 @@ from datetime import date, datetime, timedelta, timezone
 
 from . import catalog
 from .config import Config
-from .errors import ApiError, bad_request, not_found, unauthenticated
+from .connect import ConnectMixin
+from .errors import ApiError, not_found, unauthenticated
 from .faults import Faults
 from .generator import Generator
 from .jsonio import iso_ms, now_iso, seeded_uuid
@@ -25,13 +26,6 @@ from .transactions import TransactionsMixin
 from .webhooks import WebhooksMixin
 
 BASE_MARK = "{EMULATOR_BASE}"  # replaced by the emulator's own URL when a response is written
-# Sandbox users that force an outcome (Pluggy Bank docs); any other bad login is INVALID_CREDENTIALS.
-LOGIN_OUTCOMES = {
-    "user-locked": ("LOGIN_ERROR", "ACCOUNT_LOCKED", "Account is locked"),
-    "user-error": ("OUTDATED", "UNEXPECTED_ERROR", "Unexpected error"),
-    "user-unavailable": ("OUTDATED", "SITE_NOT_AVAILABLE", "Site not available"),
-    "user-logged": ("OUTDATED", "ALREADY_LOGGED_IN", "User is already logged in"),
-}
 _SECRET = secrets.token_bytes(32)
 
 
@@ -46,7 +40,7 @@ def make_jwt(payload: dict) -> str:
     return f"{head}.{body}.{sig}"
 
 
-class State(TransactionsMixin, WebhooksMixin):
+class State(ConnectMixin, TransactionsMixin, WebhooksMixin):
     """All mutable data behind one lock (``self.lock``); the HTTP layer holds it while a route runs."""
 
     def __init__(self, config: Config | None = None):
@@ -154,14 +148,7 @@ class State(TransactionsMixin, WebhooksMixin):
     ) -> dict:
         connector = self.connector(connector_id)
         self.item_seq += 1
-        gen = Generator(
-            self.config.seed,
-            f"item/{self.item_seq}",
-            self.today(),
-            connector,
-            self.config.card_expense_positive,
-        )
-        item_id = seeded_uuid(gen.rng)
+        item_id = seeded_uuid(random.Random(f"{self.config.seed}/item/{self.item_seq}"))
         now = now_iso()
         item = {
             "id": item_id,
@@ -189,11 +176,25 @@ class State(TransactionsMixin, WebhooksMixin):
             "user": user,
             "patched_at": None,
             "updating_until": None,
+            "batches": 0,
         }
+        self.add_accounts(item_id, transactions, history_days, pending, bank_accounts, credit_accounts)
+        return item
+
+    def add_accounts(self, item_id, transactions, history_days, pending, bank_accounts=1, credit_accounts=1):
+        """Generate accounts and their history for an item (at creation, or at its first good login)."""
+        item, meta = self.items[item_id], self.item_meta[item_id]
+        meta["batches"] += 1
+        key = f"item/{meta['seq']}/accounts/{meta['batches']}"
+        gen = Generator(
+            self.config.seed, key, self.today(), item["connector"], self.config.card_expense_positive
+        )
         plan = [("BANK", int(bank_accounts)), ("CREDIT", int(credit_accounts))]
         for kind, how_many in plan:
             for _ in range(max(0, how_many)):
-                account = (gen.bank_account if kind == "BANK" else gen.card_account)(item_id, now)
+                account = (gen.bank_account if kind == "BANK" else gen.card_account)(
+                    item_id, item["createdAt"]
+                )
                 rows, opening = gen.transactions(account, transactions, history_days, pending)
                 ledger = Ledger(account, opening, self.config.card_expense_positive)
                 account_id = account["id"]
@@ -203,7 +204,6 @@ class State(TransactionsMixin, WebhooksMixin):
                     self.tx_account[row["id"]] = account_id
                 self.accounts[account_id] = account
                 self.ledgers[account_id] = ledger
-        return item
 
     def _next_sync(self) -> str:
         return iso_ms(datetime.now(timezone.utc) + timedelta(days=1))
@@ -288,81 +288,6 @@ class State(TransactionsMixin, WebhooksMixin):
         if self.config.auto_webhooks:
             self.notify(self.item_event("item/deleted", item, "CLIENT"), item_url=item.get("webhookUrl"))
         return {"count": 1}
-
-    def connect_item(self, token: dict, body: dict) -> dict:
-        """What the Connect widget does on submit: create (or, in update mode, refresh) an item."""
-        params = body.get("parameters") if isinstance(body.get("parameters"), dict) else {}
-        user, password = str(params.get("user", "")), str(params.get("password", ""))
-        item_id = token["itemId"]
-        if item_id:
-            item = self.get_item(item_id, token)
-            connector = item["connector"]
-        else:
-            connector = self.connector(body.get("connectorId", 0))
-            item = None
-        if connector["health"]["status"] == "OFFLINE":
-            raise bad_request(f"Connector {connector['name']} is offline", "CONNECTOR_OFFLINE")
-        if item is not None and not params:  # update mode without a form: reuse the stored credentials
-            user = self.item_meta[item["id"]]["user"] or ""
-            password = "password-ok" if user == "user-ok" else ""
-        ok = user == "user-ok" and password == "password-ok"
-        if item is None and ok and token["avoidDuplicates"]:
-            item = next(
-                (
-                    i
-                    for i_id, i in self.items.items()
-                    if i["connector"]["id"] == connector["id"]
-                    and i["clientUserId"] == token["clientUserId"]
-                    and self.item_meta[i_id]["user"] == user
-                ),
-                None,
-            )
-        created = item is None
-        if created:
-            item = self.create_item(
-                connector_id=connector["id"],
-                client_user_id=token["clientUserId"],
-                transactions=self.config.connect_transactions if ok else 0,
-                history_days=self.config.connect_history_days,
-                pending=2 if ok else 0,
-                bank_accounts=1 if ok else 0,
-                credit_accounts=1 if ok else 0,
-                webhook_url=token["webhookUrl"],
-                oauth_redirect_uri=token["oauthRedirectUri"],
-                user=user,
-            )
-            token["items"].add(item["id"])
-        meta = self.item_meta[item["id"]]
-        now = now_iso()
-        if ok:
-            meta["user"] = user
-            item.update(
-                status="UPDATED",
-                executionStatus="SUCCESS",
-                error=None,
-                updatedAt=now,
-                lastUpdatedAt=now,
-                consecutiveFailedLoginAttempts=0,
-                nextAutoSyncAt=self._next_sync(),
-            )
-            event = "item/created" if created else "item/updated"
-        else:
-            status, code, message = LOGIN_OUTCOMES.get(
-                user, ("LOGIN_ERROR", "INVALID_CREDENTIALS", "Invalid credentials")
-            )
-            item.update(
-                status=status,
-                executionStatus=code,
-                error={"code": code, "message": message},
-                updatedAt=now,
-                nextAutoSyncAt=None,
-            )
-            if status == "LOGIN_ERROR":
-                item["consecutiveFailedLoginAttempts"] += 1
-            event = "item/error"
-        if self.config.auto_webhooks:
-            self.notify(self.item_event(event, item, "USER"))
-        return item
 
     # ---------------------------------------------------------------------- views
     def summary(self) -> dict:
