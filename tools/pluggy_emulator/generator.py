@@ -11,8 +11,8 @@ from .jsonio import CENT, day_iso, seeded_uuid
 from .people import Party, cents
 
 ZERO = Decimal("0.00")
-_BANK_KINDS = ["pix_out", "pix_in", "ted_in", "ted_out", "boleto", "debit_card", "fee", "salary", "card_bill"]
-_BANK_WEIGHTS = [30, 15, 4, 4, 12, 20, 3, 5, 3]
+_BANK_KINDS = ["pix_out", "pix_in", "ted_in", "ted_out", "boleto", "debit_card", "fee", "card_bill"]
+_BANK_WEIGHTS = [30, 15, 4, 4, 12, 20, 3, 3]
 _BANK_MUST = ["pix_out", "pix_in", "ted_in", "boleto", "debit_card", "salary"]
 _CARD_KINDS = ["purchase", "installment", "foreign", "fee", "refund"]
 _CARD_WEIGHTS = [80, 8, 3, 2, 3]
@@ -116,22 +116,23 @@ class Generator:
         pending = max(0, min(int(pending), count))
         posted = count - pending
         history_days = max(2, int(history_days))
-        kinds = list((_BANK_MUST if is_bank else _CARD_MUST)[:posted])
+        # One salary (bank) or bill payment (card) a month, at most a sixth of the rows, evenly spaced.
+        monthly_kind = "salary" if is_bank else "bill_payment"
+        monthly = min(history_days // 30, posted // 6) if posted >= 12 else 0
+        others = posted - monthly
+        must = [k for k in (_BANK_MUST if is_bank else _CARD_MUST) if not (monthly and k == monthly_kind)]
+        kinds = must[:others]
         kinds += rng.choices(
             _BANK_KINDS if is_bank else _CARD_KINDS,
             _BANK_WEIGHTS if is_bank else _CARD_WEIGHTS,
-            k=posted - len(kinds),
+            k=others - len(kinds),
         )
         rng.shuffle(kinds)
-        if not is_bank and posted >= 12:
-            # one bill payment a month (at most a sixth of the rows), placed on the days they fall due
-            months = min(history_days // 30, posted // 6)
-            for i in range(months):
-                kinds[i] = "bill_payment"
+        step = posted / (monthly + 1)
+        for n in range(monthly, 0, -1):
+            kinds.insert(int(step * n), monthly_kind)
         offsets = sorted(rng.randrange(1, history_days + 1) for _ in range(posted))
         days = [self.today - timedelta(days=o) for o in reversed(offsets)]
-        if not is_bank:
-            kinds = self._place_bill_payments(kinds, days)
         rows = [self._row(account, kind, day, "POSTED") for kind, day in zip(kinds, days, strict=True)]
         for i in range(pending):
             if is_bank and i == 1:
@@ -140,45 +141,45 @@ class Generator:
                 day = self.today - timedelta(days=rng.randrange(1, 4))
             kind = rng.choice(["pix_out", "boleto"] if is_bank else ["purchase", "purchase", "foreign"])
             rows.append(self._row(account, kind, day, "PENDING"))
-        opening = self._settle_amounts(rows, is_bank)
+        opening = self._settle_amounts(rows, account)
         return rows, opening
 
-    def _place_bill_payments(self, kinds: list[str], days: list[date]) -> list[str]:
-        payments = kinds.count("bill_payment")
-        others = [k for k in kinds if k != "bill_payment"]
-        if not payments:
-            return kinds
-        result = list(others)
-        step = len(days) / (payments + 1)
-        for n in range(payments, 0, -1):
-            result.insert(int(step * n), "bill_payment")
-        return result[: len(days)]
+    def _settle_amounts(self, rows: list[dict], account: dict) -> Decimal:
+        """Size salaries to what the account spends and bill payments to what the card owes.
 
-    def _settle_amounts(self, rows: list[dict], is_bank: bool) -> Decimal:
-        """Fill bill-payment amounts from what the card owes, and pick an opening balance for the bank."""
-        if is_bank:
+        Returns the bank's opening balance (the running balance never goes below it), so balances stay
+        plausible at any density of rows."""
+        rng = self.rng
+        posted = [r for r in rows if r["status"] == "POSTED"]
+        if account["type"] == "BANK":
+            salaries = [r for r in posted if r["_kind"] == "salary"]
+            if salaries:
+                spent = -sum((r["amount"] for r in posted if r["_kind"] != "salary"), ZERO)
+                share = spent / len(salaries)
+                for row in salaries:
+                    row["amount"] = max(cents(rng, 2500, 4000), share * Decimal(rng.randrange(95, 115)) / 100)
+                    row["amount"] = row["amount"].quantize(CENT)
             running = lowest = ZERO
-            for row in rows:
-                if row["status"] == "POSTED":
-                    running += row["amount"]
-                    lowest = min(lowest, running)
-            return (cents(self.rng, 1500, 9000) - lowest).quantize(CENT)
-        owed = ZERO
+            for row in posted:
+                running += row["amount"]
+                lowest = min(lowest, running)
+            return (cents(rng, 1500, 9000) - lowest).quantize(CENT)
+        owed = peak = ZERO
         sign = Decimal(1) if self.card_expense_positive else Decimal(-1)
-        for row in rows:
-            if row["status"] != "POSTED":
-                continue
-            value = (
-                row["amountInAccountCurrency"]
-                if row["amountInAccountCurrency"] is not None
-                else row["amount"]
-            )
-            if row.get("_kind") == "bill_payment":
+        for row in posted:
+            if row["_kind"] == "bill_payment":
                 paid = owed if owed > 0 else Decimal("50.00")
                 row["amount"] = -sign * paid
                 owed -= paid
             else:
-                owed += value * sign
+                value = row["amountInAccountCurrency"]
+                owed += (row["amount"] if value is None else value) * sign
+                peak = max(peak, owed)
+        credit = account["creditData"]
+        # the limit must cover the largest bill, as a bank would have granted
+        needed = ((peak * Decimal("1.3")) / 1000).to_integral_value(rounding="ROUND_CEILING") * 1000
+        credit["creditLimit"] = max(credit["creditLimit"], needed.quantize(CENT))
+        credit["availableCreditLimit"] = credit["creditLimit"]
         return ZERO
 
     def _row(self, account: dict, kind: str, day: date, status: str) -> dict:
