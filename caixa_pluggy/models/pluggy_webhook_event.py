@@ -1,7 +1,9 @@
+import ipaddress
 import json
 import logging
 import secrets
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from odoo import _, api, fields, models, modules
 from odoo.exceptions import UserError
@@ -241,6 +243,18 @@ class PluggyWebhookEvent(models.Model):
         return secret
 
     @api.model
+    def _auto_register_webhooks(self):
+        """Register the webhooks on their own once this database has a public HTTPS address Pluggy can call."""
+        url = self._webhook_url()
+        params = self.env["ir.config_parameter"].sudo()
+        if params.get_param("caixa_pluggy.webhook_registered_url") == url or not _is_public_https(url):
+            return
+        try:
+            self._register_webhooks()
+        except pluggy_errors.PluggyError as error:
+            _logger.warning("Pluggy webhooks could not be registered for %s: %s", url, error)
+
+    @api.model
     def _register_webhooks(self):
         """Create or update one Pluggy webhook per event, carrying the secret header; returns how many."""
         url = self._webhook_url()
@@ -284,3 +298,16 @@ def _as_int(value):
         return int(value)
     except (TypeError, ValueError):
         return -1
+
+
+def _is_public_https(url):
+    """Whether Pluggy accepts the URL for a webhook: HTTPS on a public domain name (not an IP, not local)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "https" or parts.port not in (None, 443) or "." not in host:
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return not host.endswith((".local", ".internal", ".localhost", ".test", ".example", ".invalid"))
+    return False
