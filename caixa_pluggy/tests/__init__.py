@@ -1,1 +1,2 @@
 from . import test_sync
+from . import test_connect_tour

@@ -1,0 +1,125 @@
+"""The "Connect bank" widget in headless Chromium, against the local Pluggy emulator and its Connect stand-in.
+
+The emulator runs in threads of this process: the browser loads the stand-in script and logs in through it,
+and the server-side callback reads the new item and runs the first sync over HTTP against the same emulator.
+"""
+
+import json
+import os
+import sys
+import unittest
+import urllib.request
+from pathlib import Path
+from unittest.mock import patch
+
+from odoo.tests import HttpCase, tagged
+
+# The emulator lives in the repository (tools/pluggy_emulator), next to the addon, not in an addons path.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+if (REPO_ROOT / "tools" / "pluggy_emulator").is_dir() and str(REPO_ROOT) not in sys.path:
+    sys.path.append(str(REPO_ROOT))
+try:
+    from tools.pluggy_emulator import start_emulator
+except ImportError:  # the addon deployed on its own, without the repository's tools
+    start_emulator = None
+
+DASHBOARD_URL = "/odoo/action-account.open_account_journal_dashboard_kanban"
+CONNECTIONS_URL = "/odoo/action-caixa_pluggy.action_pluggy_item"
+# Environment fallbacks of the settings: a developer's shell or container must not change what the tours see.
+PLUGGY_ENV = ("PLUGGY_CLIENT_ID", "PLUGGY_CLIENT_SECRET", "PLUGGY_BASE_URL", "PLUGGY_CONNECT_URL")
+
+
+@tagged("post_install", "-at_install")
+class TestConnectTour(HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if start_emulator is None:
+            raise unittest.SkipTest("tools/pluggy_emulator is not next to the addon")
+        cls.emulator = start_emulator(port=0)
+        cls.addClassCleanup(cls.emulator.stop)
+
+    def setUp(self):
+        super().setUp()
+        environ = patch.dict(os.environ)
+        environ.start()
+        self.addCleanup(environ.stop)
+        for name in PLUGGY_ENV:
+            os.environ.pop(name, None)
+        config = self.emulator.state.config
+        self._set_params(
+            client_id=config.client_id,
+            client_secret=config.client_secret,
+            api_url=self.emulator.url,
+            sdk_url=f"{self.emulator.url}/connect/pluggy-connect.js",
+            include_sandbox="True",
+        )
+        # Only accounting administrators may connect banks; admin is one on a fresh database, say it anyway.
+        self.env.ref("base.user_admin").groups_id |= self.env.ref("account.group_account_manager")
+
+    def _set_params(self, **values):
+        params = self.env["ir.config_parameter"].sudo()
+        for key, value in values.items():
+            params.set_param(f"caixa_pluggy.{key}", value)
+
+    def _emulator(self, method, path, body=None):
+        """Call the emulator's control API, as a test script would."""
+        request = urllib.request.Request(
+            self.emulator.url + path,
+            data=json.dumps(body or {}).encode(),
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.load(response)
+
+    def test_connect_bank_from_dashboard_lands_on_the_connection_with_its_journals(self):
+        self.start_tour(DASHBOARD_URL, "caixa_pluggy_connect_bank", login="admin")
+
+        connection = self.env["pluggy.item"].search([("company_id", "=", self.env.company.id)])
+        self.assertEqual(connection.mapped("name"), ["Pluggy Bank"])
+        self.assertIn(connection.pluggy_item_id, self.emulator.state.items)
+        journals = connection.account_ids.journal_id
+        self.assertGreaterEqual(len(journals), 2, "one journal per bank or card account")
+        self.assertEqual(set(journals.mapped("bank_statements_source")), {"pluggy"})
+        # "Ready to sync": the first quick sync, run by the callback, went through for every account.
+        for account in connection.account_ids:
+            self.assertTrue(account.last_sync_at, f"{account.name} was never synced")
+            self.assertFalse(account.last_sync_error, f"{account.name}: {account.last_sync_error}")
+
+    def test_reconnect_after_a_refused_login_updates_the_same_connection(self):
+        client_user_id = self.env["pluggy.api"]._client_user_id(self.env.company)
+        item = self._emulator("POST", "/_emulator/items", {"clientUserId": client_user_id, "transactions": 5})
+        self._emulator(
+            "PATCH",
+            f"/_emulator/items/{item['id']}",
+            {
+                "status": "LOGIN_ERROR",
+                "executionStatus": "INVALID_CREDENTIALS",
+                "error": {"code": "INVALID_CREDENTIALS", "message": "Invalid credentials"},
+            },
+        )
+        Connection = self.env["pluggy.item"]
+        connection = Connection.browse(Connection._connect_callback(item["id"])["connection_id"])
+        self.assertTrue(connection.can_reconnect)
+
+        self.start_tour(f"{CONNECTIONS_URL}/{connection.id}", "caixa_pluggy_reconnect_bank", login="admin")
+
+        connection.invalidate_recordset()
+        self.assertEqual(connection.pluggy_status, "UPDATED")
+        self.assertFalse(connection.can_reconnect)
+        all_connections = Connection.with_context(active_test=False).search([])
+        self.assertEqual(all_connections, connection, "no second connection")
+
+    def test_closing_the_widget_closes_the_dialog_and_connects_nothing(self):
+        self.start_tour(CONNECTIONS_URL, "caixa_pluggy_connect_cancel", login="admin")
+
+        self.assertFalse(self.env["pluggy.item"].with_context(active_test=False).search([]))
+
+    def test_unreachable_connect_script_is_explained_in_the_dialog(self):
+        self._set_params(sdk_url=f"{self.emulator.url}/connect/missing-pluggy-connect.js")
+        self.start_tour(CONNECTIONS_URL, "caixa_pluggy_connect_script_unreachable", login="admin")
+
+    def test_missing_credentials_point_the_admin_to_settings(self):
+        self._set_params(client_id=False, client_secret=False)
+        self.start_tour(CONNECTIONS_URL, "caixa_pluggy_connect_no_credentials", login="admin")
