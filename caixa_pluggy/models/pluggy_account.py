@@ -8,6 +8,8 @@ from odoo import _, api, fields, models, modules
 from odoo.exceptions import UserError
 from odoo.tools import SQL, mute_logger
 
+from odoo.addons.base.models.res_bank import sanitize_account_number
+
 from ..pluggy import errors as pluggy_errors
 from ..pluggy import map_transaction, transaction_fingerprint
 from ..pluggy.dates import format_datetime, parse_datetime
@@ -338,20 +340,56 @@ class PluggyAccount(models.Model):
         return currency
 
     def _link_journals(self):
-        """Link each account to the company's journal with the same bank account number, else a new journal."""
-        Journal = self.env["account.journal"]
+        """Link each account to the company's journal with its bank account number, else to a new journal."""
         for account in self.filtered(lambda account: not account.journal_id):
-            journal_type = "credit" if account.account_type == "CREDIT" else "bank"
-            journal = Journal.search(
-                [
-                    *Journal._check_company_domain(account.company_id),
-                    ("type", "=", journal_type),
-                    ("pluggy_account_id", "=", False),
-                    ("bank_acc_number", "=", account.number),
-                ],
-                limit=1,
-            )
-            account.journal_id = journal or Journal.create(account._new_journal_values(journal_type))
+            account.journal_id = account._matching_journal() or account._create_journal()
+
+    def _journal_type(self):
+        self.ensure_one()
+        return "credit" if self.account_type == "CREDIT" else "bank"
+
+    def _matching_journal(self):
+        """The company's free journal of this account's type, currency and bank account number, numbers
+        compared as Odoo does (spaces and punctuation ignored). None when the account has no number: an
+        empty number would match every journal without one, such as the company's default Bank journal."""
+        self.ensure_one()
+        Journal = self.env["account.journal"]
+        number = sanitize_account_number(self.number)
+        if not number:
+            return Journal
+        # A journal in another currency would show this account's amounts in the wrong currency.
+        currencies = [self.currency_id.id]
+        if self.currency_id == self.company_id.currency_id:
+            currencies.append(False)
+        return Journal.search(
+            [
+                *Journal._check_company_domain(self.company_id),
+                ("type", "=", self._journal_type()),
+                ("pluggy_account_id", "=", False),
+                ("currency_id", "in", currencies),
+                ("bank_account_id.sanitized_acc_number", "=", number),
+            ],
+            limit=1,
+        )
+
+    def _create_journal(self):
+        """A new journal for this account, with its bank account number unless another journal has it."""
+        self.ensure_one()
+        values = self._new_journal_values(self._journal_type())
+        number = values.pop("bank_acc_number", None)
+        journal = self.env["account.journal"].create(values)
+        # The company's own bank account: created as superuser because Odoo lets only "Contact Creation" users
+        # create bank accounts, a right many accounting administrators do not have.
+        BankAccount = self.env["res.partner.bank"].sudo()
+        if number and not BankAccount.search_count(
+            [
+                ("sanitized_acc_number", "=", sanitize_account_number(number)),
+                ("partner_id", "=", self.company_id.partner_id.id),
+            ],
+            limit=1,
+        ):
+            journal.sudo().set_bank_account(number)
+        return journal
 
     def _new_journal_values(self, journal_type):
         self.ensure_one()

@@ -231,8 +231,12 @@ class PluggyItem(models.Model):
         return {"connection_id": connection.id, "journal_ids": connection.account_ids.journal_id.ids}
 
     def _start_first_sync(self, accounts):
-        """Import the latest lines at once, so the accountant sees them in seconds; the cron back-fills history."""
-        accounts._sync(quick=True)
+        """Import the latest lines at once, so the accountant sees them in seconds; the cron back-fills history.
+
+        As superuser, like the cron: an accounting administrator may connect banks without the right to create
+        statement lines by hand (Odoo's "Show Full Accounting Features"), and the import must not depend on it.
+        """
+        accounts.sudo()._sync(quick=True)
         self.env.ref("caixa_pluggy.ir_cron_sync").sudo()._trigger()
 
     # -------------------------------------------------------------------------

@@ -35,9 +35,8 @@ class ResConfigSettings(models.TransientModel):
         config_parameter="caixa_pluggy.lookback_days",
         default=DEFAULT_LOOKBACK_DAYS,
     )
-    pluggy_sync_interval_hours = fields.Integer(
-        string="Sync Every (hours)", compute="_compute_pluggy_sync_interval_hours", readonly=False
-    )
+    # A plain field filled by get_values: a computed one without inverse would drop what the admin typed.
+    pluggy_sync_interval_hours = fields.Integer(string="Sync Every (hours)")
     pluggy_import_pending = fields.Boolean(related="company_id.pluggy_import_pending", readonly=False)
     pluggy_webhook_url = fields.Char(string="Webhook URL", compute="_compute_pluggy_webhook_url")
 
@@ -49,11 +48,6 @@ class ResConfigSettings(models.TransientModel):
         is_set = bool(self.env["pluggy.api"]._get_setting("caixa_pluggy.client_secret"))
         self.pluggy_client_secret_set = is_set
 
-    def _compute_pluggy_sync_interval_hours(self):
-        cron = self.env.ref("caixa_pluggy.ir_cron_sync", raise_if_not_found=False)
-        hours = cron.interval_number if cron and cron.interval_type == "hours" else 4
-        self.pluggy_sync_interval_hours = hours
-
     def _compute_pluggy_webhook_url(self):
         self.pluggy_webhook_url = self.env["pluggy.webhook.event"]._webhook_url()
 
@@ -61,16 +55,25 @@ class ResConfigSettings(models.TransientModel):
     # LOW-LEVEL METHODS
     # -------------------------------------------------------------------------
 
+    @api.model
+    def get_values(self):
+        values = super().get_values()
+        values["pluggy_sync_interval_hours"] = self._pluggy_sync_cron_hours()
+        return values
+
     def set_values(self):
         super().set_values()
-        if self.env.user.has_group("base.group_system") and self.pluggy_client_secret_new:
-            self.env["ir.config_parameter"].sudo().set_param(
-                "caixa_pluggy.client_secret", self.pluggy_client_secret_new.strip()
-            )
+        # Blank (or spaces) keeps the current secret: the form never shows it, so empty means "unchanged".
+        new_secret = (self.pluggy_client_secret_new or "").strip()
+        if self.env.user.has_group("base.group_system") and new_secret:
+            self.env["ir.config_parameter"].sudo().set_param("caixa_pluggy.client_secret", new_secret)
+        if self.pluggy_client_secret_new:
             self.pluggy_client_secret_new = False
+        # Only a changed value is written: a cron tuned by hand to minutes stays as it is.
+        hours = self.pluggy_sync_interval_hours
         cron = self.env.ref("caixa_pluggy.ir_cron_sync", raise_if_not_found=False)
-        if cron and self.pluggy_sync_interval_hours > 0:
-            cron.sudo().write({"interval_number": self.pluggy_sync_interval_hours, "interval_type": "hours"})
+        if cron and hours > 0 and hours != self._pluggy_sync_cron_hours():
+            cron.sudo().write({"interval_number": hours, "interval_type": "hours"})
 
     @api.constrains("pluggy_history_days", "pluggy_lookback_days")
     def _check_pluggy_days(self):
@@ -93,9 +96,7 @@ class ResConfigSettings(models.TransientModel):
             with Api._get_client() as client:
                 connectors = client.list_connectors(sandbox=Api._include_sandbox())
         except pluggy_errors.PluggyError as error:
-            return self._pluggy_notification(
-                _("Pluggy refused the connection: %(error)s", error=Api._describe_error(error)), "danger"
-            )
+            return self._pluggy_notification(self._pluggy_test_failure(error), "danger")
         return self._pluggy_notification(
             _("Connected to Pluggy: %(count)s banks available.", count=len(connectors)), "success"
         )
@@ -124,6 +125,20 @@ class ResConfigSettings(models.TransientModel):
         if self.env["ir.config_parameter"].sudo().get_param("caixa_pluggy.webhook_registered_url"):
             return self.action_pluggy_register_webhooks()
         return self._pluggy_notification(_("A new webhook secret was generated."), "success")
+
+    @api.model
+    def _pluggy_sync_cron_hours(self):
+        cron = self.env.ref("caixa_pluggy.ir_cron_sync", raise_if_not_found=False)
+        return cron.interval_number if cron and cron.interval_type == "hours" else 4
+
+    def _pluggy_test_failure(self, error):
+        """What Pluggy answered (its code and message, for the admin to look up) and what to do about it."""
+        advice = self.env["pluggy.api"]._describe_error(error)
+        if str(error) in advice:
+            return _("The connection test failed. %(advice)s", advice=advice)
+        return _(
+            "The connection test failed: Pluggy answered %(answer)s. %(advice)s", answer=error, advice=advice
+        )
 
     def _pluggy_notification(self, message, kind):
         return {

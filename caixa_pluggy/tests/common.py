@@ -14,7 +14,11 @@ from datetime import date, datetime, timedelta, timezone
 import httpx
 import respx
 
+from odoo.tests import HttpCase
+
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
+
+from ..models import pluggy_api
 
 BASE_URL = "https://pluggy.test"
 _counter = itertools.count(1)
@@ -39,6 +43,7 @@ class FakePluggy:
         self.transactions = {}
         self.connect_tokens = []
         self.webhooks = {}
+        self.connectors = None  # GET /connectors answers these when set, else the connectors of the items
         self.requests = []
         self.fault = None  # callable(request) -> httpx.Response | None, for failure tests
         self.router = respx.mock(base_url=BASE_URL, assert_all_called=False, assert_all_mocked=True)
@@ -126,9 +131,7 @@ class FakePluggy:
         route = self.router.route
         route(method="POST", path="/auth").mock(side_effect=self._guard(lambda r: self._json({"apiKey": _api_key()})))
         route(method="POST", path="/connect_token").mock(side_effect=self._guard(self._connect_token))
-        route(method="GET", path="/connectors").mock(
-            side_effect=self._guard(lambda r: self._page([item["connector"] for item in self.items.values()][:1]))
-        )
+        route(method="GET", path="/connectors").mock(side_effect=self._guard(self._connectors))
         route(method="GET", path__regex=r"^/connectors/(?P<connector_id>\d+)$").mock(
             side_effect=self._guard(self._connector)
         )
@@ -173,6 +176,11 @@ class FakePluggy:
     def _connect_token(self, request):
         self.connect_tokens.append(json.loads(request.content or b"{}"))
         return self._json({"accessToken": f"connect-token-{next(_counter)}"})
+
+    def _connectors(self, request):
+        if self.connectors is not None:
+            return self._page(self.connectors)
+        return self._page([item["connector"] for item in self.items.values()][:1])
 
     def _connector(self, request, connector_id):
         for item in self.items.values():
@@ -257,3 +265,19 @@ class PluggyCase(AccountTestInvoicingCommon):
 
     def days_ago(self, days):
         return date.today() - timedelta(days=days)
+
+
+class PluggyHttpCase(PluggyCase, HttpCase):
+    """PluggyCase over real HTTP: routes run in a server thread of this process, where respx still answers."""
+
+    def setUp(self):
+        super().setUp()
+        # The routes' rate limit lives in the worker's memory; each test starts with a clean slate.
+        pluggy_api._RATE_LIMIT_CALLS.clear()
+
+    def jsonrpc(self, route, params=None):
+        """Call a JSON route as the web client does; returns the decoded reply ({"result"} or {"error"})."""
+        body = json.dumps({"jsonrpc": "2.0", "method": "call", "id": 1, "params": params or {}})
+        response = self.url_open(route, data=body, headers={"Content-Type": "application/json"})
+        response.raise_for_status()
+        return response.json()
