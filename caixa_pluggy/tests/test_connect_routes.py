@@ -1,5 +1,7 @@
+import logging
 import os
 import re
+from contextlib import contextmanager
 from unittest.mock import patch
 
 import httpx
@@ -11,6 +13,18 @@ from .common import PluggyHttpCase
 
 CONNECT_TOKEN = "/caixa_pluggy/connect_token"
 CALLBACK = "/caixa_pluggy/callback"
+# Everything our flow may log through, down to DEBUG (Odoo's own SQL debug log is left out: it is not ours).
+LOGGERS = ("", "odoo.addons.caixa_pluggy", "odoo.http", "httpx", "httpcore", "werkzeug")
+
+
+class _Collector(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(self.format(record))
 
 
 @tagged("post_install", "-at_install")
@@ -420,6 +434,39 @@ class TestConnectRoutes(PluggyHttpCase):
         )
         connection.invalidate_recordset()
         self.assertEqual(connection.state, "connected")
+
+    @contextmanager
+    def all_logs(self):
+        """Every log line, at every level, of the loggers the connect flow writes to."""
+        collector = _Collector()
+        loggers = [logging.getLogger(name) for name in LOGGERS]
+        levels = [logger.level for logger in loggers]
+        for logger in loggers:
+            logger.setLevel(logging.DEBUG)
+        logging.getLogger().addHandler(collector)
+        try:
+            yield collector.lines
+        finally:
+            logging.getLogger().removeHandler(collector)
+            for logger, level in zip(loggers, levels, strict=True):
+                logger.setLevel(level)
+
+    def test_connect_flow_logs_no_secret(self):
+        item = self.pluggy_item()
+        foreign = self.pluggy_item("someone-elses-user")
+        with self.all_logs() as lines:
+            self.result(self.jsonrpc(CONNECT_TOKEN, {}))
+            self.result(self.jsonrpc(CALLBACK, {"item_id": item["id"]}))
+            self.jsonrpc(CALLBACK, {"item_id": foreign["id"]})
+            self.pluggy.fault = lambda request: httpx.Response(500, json={"code": 500, "message": "boom"})
+            self.jsonrpc(CALLBACK, {"item_id": item["id"]})
+            self.jsonrpc(CONNECT_TOKEN, {"item_id": item["id"]})
+        text = "\n".join(lines)
+        self.assertIn("/caixa_pluggy/callback", text, "the collector saw the requests")
+        self.assertTrue(any(label.startswith("API key") for label in self.secrets()), "an API key was used")
+        for label, value in self.secrets().items():
+            with self.subTest(secret=label):
+                self.assertNotIn(value, text)
 
     # ----- rate limit -----
 
