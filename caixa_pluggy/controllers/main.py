@@ -57,8 +57,9 @@ class CaixaPluggyController(http.Controller):
             return self._json_response({"error": "body too large"}, 400)
         if not self._webhook_secret_ok(httprequest.headers.get(WEBHOOK_SECRET_HEADER)):
             return self._json_response({"error": "unauthorized"}, 401)
-        # Read at most one byte past the limit: a chunked body has no Content-Length to check beforehand.
-        body = httprequest.stream.read(MAX_WEBHOOK_BODY + 1)
+        # Odoo's request wrapper exposes no stream to read part of; a chunked body, which has no
+        # Content-Length to check beforehand, is measured once read, as Odoo's own JSON routes read theirs.
+        body = httprequest.get_data(cache=False)
         if len(body) > MAX_WEBHOOK_BODY:
             return self._json_response({"error": "body too large"}, 400)
         payload = self._parse_webhook(body)

@@ -21,6 +21,8 @@ _logger = logging.getLogger(__name__)
 WATERMARK_MARGIN = timedelta(hours=1)
 # How many accounts one cron call syncs before reporting progress and letting Odoo call it again.
 CRON_BATCH_SIZE = 10
+# A failed account is due again after this pause (or the sync interval, when shorter).
+RETRY_AFTER_FAILURE = timedelta(minutes=30)
 
 
 class PluggyAccount(models.Model):
@@ -158,18 +160,38 @@ class PluggyAccount(models.Model):
         client = self.env["pluggy.api"]._get_client()
         with client:
             for item, accounts in self.filtered("journal_id").grouped("item_id").items():
-                bank_accounts = item._refresh_from_pluggy(client)
+                # Only the sync holding the connection's row writes it: a concurrent sync of the same
+                # connection (a button during the cron, a second cron worker) reads the balances and goes on,
+                # instead of waiting for that row until the other commits and then failing on it.
+                if _try_lock_row(item):
+                    bank_accounts = item._refresh_from_pluggy(client)
+                else:
+                    bank_accounts = self._read_bank_accounts(item, client)
                 for account in accounts:
                     summary.add(account, account._sync_one(client, bank_accounts, quick=quick, transaction_ids=transaction_ids))
                     self._commit_progress()
-                item.write(
-                    {
-                        "last_sync_at": fields.Datetime.now(),
-                        "last_sync_error": "\n".join(accounts.filtered("last_sync_error").mapped("last_sync_error")),
-                    }
-                )
-                self._commit_progress()
+                if _try_lock_row(item):
+                    # Every account of the connection, not only this call's: the cron syncs one at a time.
+                    failing = item.account_ids.filtered(
+                        lambda account: account.journal_id and account.last_sync_error
+                    )
+                    item.write(
+                        {
+                            "last_sync_at": fields.Datetime.now(),
+                            "last_sync_error": "\n".join(failing.mapped("last_sync_error")),
+                        }
+                    )
+                    self._commit_progress()
         return summary
+
+    @api.model
+    def _read_bank_accounts(self, item, client):
+        """The connection's accounts at Pluggy, by id, for their balances; empty when Pluggy cannot say."""
+        try:
+            return {data["id"]: data for data in client.list_accounts(item.pluggy_item_id)}
+        except pluggy_errors.PluggyError as error:
+            _logger.info("Could not read the balances of Pluggy item %s: %s", item.pluggy_item_id, error)
+            return {}
 
     def _sync_one(self, client, bank_accounts, *, quick=False, transaction_ids=None):
         """Sync one account; returns its AccountResult, or None when another sync holds it."""
@@ -184,25 +206,25 @@ class PluggyAccount(models.Model):
         except pluggy_errors.PluggyError as error:
             message = self.item_id._describe_sync_failure(error)
             _logger.warning("Pluggy sync of account %s failed: %s", self.pluggy_account_id, error)
-            self.write({"last_sync_error": message, "last_sync_at": fields.Datetime.now()})
+            self._record_failure(message)
             return AccountResult(error=message)
         except Exception as error:  # noqa: BLE001 - one broken account must never stop the others
             _logger.exception("Pluggy sync of account %s crashed", self.pluggy_account_id)
             message = _("The sync failed unexpectedly: %(error)s", error=error)
-            self.write({"last_sync_error": message, "last_sync_at": fields.Datetime.now()})
+            self._record_failure(message)
             return AccountResult(error=message)
         return result
 
+    def _record_failure(self, message):
+        # Due again after a pause, not at once: the cron would otherwise claim the failing account again and
+        # again in the same run, and never reach the others.
+        now = fields.Datetime.now()
+        retry_at = now + min(RETRY_AFTER_FAILURE, self._sync_interval())
+        self.write({"last_sync_error": message, "last_sync_at": now, "next_sync_at": retry_at})
+
     def _try_lock(self):
         """Lock this account's row until the transaction ends; False when another sync holds it."""
-        try:
-            with mute_logger("odoo.sql_db"), self.env.cr.savepoint(flush=False):
-                self.env.cr.execute(
-                    SQL("SELECT id FROM pluggy_account WHERE id = %s FOR NO KEY UPDATE NOWAIT", self.id)
-                )
-        except psycopg2.errors.LockNotAvailable:
-            return False
-        return True
+        return _try_lock_row(self)
 
     def _import_transactions(self, client, *, quick, transaction_ids=None):
         """Read Pluggy's changes for this account and apply them to its journal's lines."""
@@ -219,11 +241,13 @@ class PluggyAccount(models.Model):
             since = parse_datetime(self.transactions_watermark) - WATERMARK_MARGIN
             for page in client.iter_transaction_pages(self.pluggy_account_id, created_at_from=format_datetime(since)):
                 importer.apply(page)
+        # Pending rows may post under the same id, or vanish, long after the window has moved past them; and
+        # a webhook names the rows it is about. Asked for by id and not returned means deleted at Pluggy.
         recheck_ids = set(self.pending_transaction_ids or []) | set(transaction_ids or [])
         if recheck_ids:
             for page in client.iter_transaction_pages(self.pluggy_account_id, ids=sorted(recheck_ids)):
                 importer.apply(page)
-        importer.remove_missing(deleted_ids=set(transaction_ids or []) - result.seen_ids)
+        importer.remove_missing(deleted_ids=recheck_ids - result.seen_ids)
         return result
 
     def _store_sync_state(self, result, bank_data):
@@ -262,9 +286,10 @@ class PluggyAccount(models.Model):
         return timedelta(**{unit: cron.interval_number}) - timedelta(minutes=5)
 
     def _commit_progress(self):
-        """Commit what one account's sync wrote; tests keep everything in their own transaction."""
-        if not modules.module.current_test:
-            self.env.cr.commit()
+        """Commit what one account's sync wrote; tests keep everything in their own transaction, and so does a
+        caller that syncs inside its own savepoint (webhook processing), which a commit would destroy."""
+        if not modules.module.current_test and not self.env.context.get("pluggy_sync_no_commit"):
+            self.env.cr.commit()  # pylint: disable=invalid-commit - one account or event per transaction
 
     @api.model
     def _cron_sync(self):
@@ -302,13 +327,22 @@ class PluggyAccount(models.Model):
         )
 
     @api.model
+    def _flush_due_fields(self):
+        """The due-accounts query reads these columns in SQL: pending ORM writes must reach them first."""
+        self.flush_model(["next_sync_at", "item_id"])
+        self.env["pluggy.item"].flush_model(["active"])
+        self.env["account.journal"].flush_model(["pluggy_account_id"])
+
+    @api.model
     def _claim_due_account(self):
+        self._flush_due_fields()
         self.env.cr.execute(self._due_accounts_query(limit=1, lock=True))
         row = self.env.cr.fetchone()
         return self.browse(row[0]) if row else self.browse()
 
     @api.model
     def _count_due_accounts(self):
+        self._flush_due_fields()
         self.env.cr.execute(SQL("SELECT COUNT(*) FROM (%s) due", self._due_accounts_query()))
         return self.env.cr.fetchone()[0]
 
@@ -496,10 +530,12 @@ class _LineImporter:
         to_create = []
         for values in mapped:
             line = existing.get(values["pluggy_transaction_id"])
-            if values["pending"] and not self.import_pending:
-                if not line:
-                    self.result.pending_ids.add(values["pluggy_transaction_id"])
-                continue
+            if values["pending"]:
+                # Re-checked by id on the next syncs, imported or not: it may post under the same id, or
+                # vanish, once the look-back window has moved past its date.
+                self.result.pending_ids.add(values["pluggy_transaction_id"])
+                if not self.import_pending:
+                    continue
             values["fingerprint"] = _fingerprint(values)
             if not line:
                 to_create.append(self.Line._pluggy_line_values(self.journal, values, partners))
@@ -516,7 +552,7 @@ class _LineImporter:
             existing = self.Line._pluggy_existing_lines(self.journal, deleted_ids)
             gone |= self.Line.browse(line["id"] for line in existing.values())
         unreconciled = gone.filtered(lambda line: not line.is_reconciled)
-        reconciled = gone - unreconciled
+        reconciled = (gone - unreconciled).filtered(lambda line: line.pluggy_flag != "deleted")
         self.result.removed += len(unreconciled)
         unreconciled.unlink()
         reconciled._pluggy_flag("deleted", _("The bank no longer lists this transaction."))
@@ -542,11 +578,31 @@ class _LineImporter:
     def _apply_change(self, line_data, values, partners):
         line = self.Line.browse(line_data["id"])
         if line_data["is_reconciled"]:
-            line._pluggy_flag("changed", line._pluggy_describe_change(values))
-            self.result.flagged += 1
+            note = line._pluggy_describe_change(values)
+            # Told once: the same bank change found again by the next syncs is not news.
+            if line.pluggy_flag != "changed" or line.pluggy_flag_note != note:
+                line._pluggy_flag("changed", note)
+                self.result.flagged += 1
         else:
             line.write(self.Line._pluggy_update_values(values, partners))
             self.result.updated += 1
+
+
+def _try_lock_row(record):
+    """Lock a record's row until the transaction ends; False when another transaction holds it, or changed it
+    since this one began (then it was just synced, and waiting would only end in a serialization failure)."""
+    try:
+        with mute_logger("odoo.sql_db"), record.env.cr.savepoint(flush=False):
+            record.env.cr.execute(
+                SQL(
+                    "SELECT id FROM %s WHERE id = %s FOR NO KEY UPDATE NOWAIT",
+                    SQL.identifier(record._table),
+                    record.id,
+                )
+            )
+    except (psycopg2.errors.LockNotAvailable, psycopg2.errors.SerializationFailure):
+        return False
+    return True
 
 
 def _fingerprint(values):

@@ -75,7 +75,7 @@ class PluggyWebhookEvent(models.Model):
     # -------------------------------------------------------------------------
 
     def action_retry(self):
-        self.write({"state": "new", "attempts": 0, "error": False})
+        self.write({"state": "new", "attempts": 0, "error": False, "processed_at": False})
         self._trigger_processing()
 
     # -------------------------------------------------------------------------
@@ -120,15 +120,25 @@ class PluggyWebhookEvent(models.Model):
 
     @api.model
     def _cron_process(self):
-        events = self.search(
-            [("state", "in", ("new", "failed")), ("attempts", "<", MAX_ATTEMPTS)], order="id", limit=PROCESS_BATCH_SIZE
-        )
+        events = self._due_events()[:PROCESS_BATCH_SIZE]
         for event in events:
             event._process()
             if not modules.module.current_test:
-                self.env.cr.commit()
-        remaining = self.search_count([("state", "in", ("new", "failed")), ("attempts", "<", MAX_ATTEMPTS)])
+                self.env.cr.commit()  # pylint: disable=invalid-commit - one event per transaction
+        remaining = len(self._due_events())
         self.env["ir.cron"]._notify_progress(done=len(events), remaining=remaining)
+
+    @api.model
+    def _due_events(self):
+        """Events to process now: new ones, and those to try again whose delay has passed. The cron runs again
+        at once while some remain, so an event waiting for its delay must not count, or it would be retried
+        in a tight loop until its attempts run out."""
+        now = fields.Datetime.now()
+        domain = [("state", "in", ("new", "failed")), ("attempts", "<", MAX_ATTEMPTS)]
+        return self.search(domain, order="id").filtered(
+            lambda event: not event.processed_at
+            or event.processed_at + RETRY_DELAY * max(event.attempts, 1) <= now
+        )
 
     def _process(self):
         """Process one event; re-reads Pluggy, since the payload is only a signal."""
@@ -139,7 +149,9 @@ class PluggyWebhookEvent(models.Model):
             return
         try:
             with self.env.cr.savepoint():
-                outcome = getattr(self, handler)()
+                # A sync must not commit inside this savepoint: the commit would end it, and the cron commits
+                # the event with what its handler wrote.
+                outcome = getattr(self.with_context(pluggy_sync_no_commit=True), handler)()
         except (pluggy_errors.PluggyError, UserError) as error:
             self._fail(str(error))
             return
@@ -149,6 +161,7 @@ class PluggyWebhookEvent(models.Model):
             return
         if outcome == "retry":
             # Another sync holds the account: process again shortly, without counting an attempt.
+            self.processed_at = fields.Datetime.now()
             self._trigger_processing(at=fields.Datetime.now() + RETRY_DELAY)
             return
         self._finish(*outcome) if isinstance(outcome, tuple) else self._finish("done")

@@ -4,3 +4,4 @@ from . import test_install
 from . import test_connect_routes
 from . import test_settings
 from . import test_connections
+from . import test_webhook
