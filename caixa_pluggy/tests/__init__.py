@@ -5,3 +5,4 @@ from . import test_connect_routes
 from . import test_settings
 from . import test_connections
 from . import test_webhook
+from . import test_translations
