@@ -241,13 +241,16 @@ class PluggyAccount(models.Model):
             since = parse_datetime(self.transactions_watermark) - WATERMARK_MARGIN
             for page in client.iter_transaction_pages(self.pluggy_account_id, created_at_from=format_datetime(since)):
                 importer.apply(page)
-        # Pending rows may post under the same id, or vanish, long after the window has moved past them; and
-        # a webhook names the rows it is about. Asked for by id and not returned means deleted at Pluggy.
+        # Asked for by id and not returned means deleted at Pluggy. Re-checked so: pending rows, which may post
+        # under the same id or vanish long after the window has moved past them; the rows a webhook names; and
+        # the window's lines Pluggy did not return, which may only have been re-dated out of the window.
         recheck_ids = set(self.pending_transaction_ids or []) | set(transaction_ids or [])
-        if recheck_ids:
-            for page in client.iter_transaction_pages(self.pluggy_account_id, ids=sorted(recheck_ids)):
+        recheck_ids |= importer.missing_in_window()
+        unseen_ids = recheck_ids - result.seen_ids
+        if unseen_ids:
+            for page in client.iter_transaction_pages(self.pluggy_account_id, ids=sorted(unseen_ids)):
                 importer.apply(page)
-        importer.remove_missing(deleted_ids=recheck_ids - result.seen_ids)
+        importer.remove_missing(unseen_ids - result.seen_ids)
         return result
 
     def _store_sync_state(self, result, bank_data):
@@ -544,13 +547,18 @@ class _LineImporter:
         if to_create:
             self.result.created_ids += self.Line.create(to_create).ids
 
-    def remove_missing(self, deleted_ids=()):
-        """Lines whose Pluggy row is gone (absent from the re-read window, or asked for by id and not returned):
-        removed, or flagged when reconciled."""
-        gone = self.Line._pluggy_lines_missing(self.journal, self.result.window_start, self.result.seen_ids)
-        if deleted_ids:
-            existing = self.Line._pluggy_existing_lines(self.journal, deleted_ids)
-            gone |= self.Line.browse(line["id"] for line in existing.values())
+    def missing_in_window(self):
+        """Transaction ids of the lines dated in the re-read window that Pluggy did not return."""
+        lines = self.Line._pluggy_lines_missing(self.journal, self.result.window_start, self.result.seen_ids)
+        return set(lines.mapped("pluggy_transaction_id"))
+
+    def remove_missing(self, deleted_ids):
+        """Lines whose Pluggy row is gone (asked for by id and not returned): removed, or flagged when
+        reconciled."""
+        if not deleted_ids:
+            return
+        existing = self.Line._pluggy_existing_lines(self.journal, deleted_ids)
+        gone = self.Line.browse(line["id"] for line in existing.values())
         unreconciled = gone.filtered(lambda line: not line.is_reconciled)
         reconciled = (gone - unreconciled).filtered(lambda line: line.pluggy_flag != "deleted")
         self.result.removed += len(unreconciled)
