@@ -205,6 +205,19 @@ class TestSync(SyncMixin, PluggyCase):
         self.assertEqual(summary.removed, 1)
         self.assertEqual(self.lines(pluggy_account.journal_id).mapped("pluggy_transaction_id"), [kept["id"]])
 
+    def test_row_redated_out_of_the_lookback_window_is_moved_not_removed(self):
+        item = self.pluggy.add_item(self.client_user_id)
+        account = self.pluggy.add_account(item)
+        tx = self.pluggy.add_transaction(account, "-45.90", on=self.days_ago(3), description="COMPRA PARCELADA")
+        pluggy_account = self.connect_and_sync(item)
+
+        # Card rows are re-dated when a bill closes: the row now sits before the 10-day window.
+        self.pluggy.edit_transaction(tx, date=self.days_ago(30).strftime("%Y-%m-%dT00:00:00.000Z"))
+        summary = pluggy_account._sync()
+
+        self.assertEqual(summary.removed, 0)
+        self.assertRecordValues(self.line_of(tx), [{"amount": -45.90, "date": self.days_ago(30)}])
+
     def test_deleted_row_of_a_reconciled_line_flags_it_instead_of_removing_it(self):
         item = self.pluggy.add_item(self.client_user_id)
         account = self.pluggy.add_account(item)
