@@ -119,7 +119,11 @@ def connect_demo_bank(env, company, admin, emulator_url):
         connection = Item.search([("pluggy_item_id", "=", item_id)])
         log(f"connected {connection.name} ({len(connection.account_ids)} accounts)")
     # The callback imports the last days at once and leaves the history to the cron: do it now.
-    summary = connection.account_ids.filtered("journal_id")._sync()
+    accounts = connection.account_ids.filtered("journal_id")
+    summary = accounts._sync()
+    # What an accountant does after a first sync: accept the offered opening line, so that each journal's
+    # balance equals the bank's (a no-op once they agree).
+    accounts.action_create_opening_balance()
     env.cr.commit()
     log(f"synced {connection.name}: {summary.message(env)}")
     return connection
