@@ -274,7 +274,10 @@ def test_timeout_is_30_seconds_with_10_to_connect(client):
 
 
 def cursor_pages(router, pages):
-    """Mock /v2/transactions with ``pages`` (lists of rows) chained by ``next`` cursors (raw ``+`` and ``/``)."""
+    """Mock /v2/transactions with ``pages`` (lists of rows) chained by ``next`` cursors.
+
+    The cursors carry a raw ``+`` and ``/``.
+    """
     responses = []
     for number, rows in enumerate(pages):
         last = number == len(pages) - 1

@@ -17,8 +17,9 @@ CARD_ACCOUNT_ID = "8d4f7c63-4ad4-4d0b-a1f6-1c5bd9f6e0a1"
 MAPPING_LOGGER = "caixa_pluggy.pluggy.mapping"
 EXPECTED_KEYS = {
     "pluggy_transaction_id", "date", "amount", "foreign_currency_code", "amount_currency", "payment_ref",
-    "partner_name", "partner_vat", "partner_vat_type", "account_number", "payment_method", "payment_reference",
-    "boleto_digitable_line", "pending", "created_at", "updated_at", "transaction_details",
+    "partner_name", "partner_vat", "partner_vat_type", "account_number", "payment_method",
+    "payment_reference", "boleto_digitable_line", "pending", "created_at", "updated_at",
+    "transaction_details",
 }  # fmt: skip
 
 

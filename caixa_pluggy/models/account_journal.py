@@ -11,8 +11,12 @@ class AccountJournal(models.Model):
     )
     pluggy_item_id = fields.Many2one(related="pluggy_account_id.item_id", string="Pluggy Connection")
     pluggy_last_sync_at = fields.Datetime(related="pluggy_account_id.last_sync_at", string="Last Pluggy Sync")
-    pluggy_last_sync_error = fields.Text(related="pluggy_account_id.last_sync_error", string="Last Sync Error")
-    pluggy_watermark = fields.Char(related="pluggy_account_id.transactions_watermark", string="Imported Up To")
+    pluggy_last_sync_error = fields.Text(
+        related="pluggy_account_id.last_sync_error", string="Last Sync Error"
+    )
+    pluggy_watermark = fields.Char(
+        related="pluggy_account_id.transactions_watermark", string="Imported Up To"
+    )
     pluggy_bank_balance = fields.Monetary(related="pluggy_account_id.bank_balance", string="Bank Balance")
     pluggy_balance_difference = fields.Monetary(
         related="pluggy_account_id.balance_difference", string="Difference With the Bank"
@@ -62,7 +66,9 @@ class AccountJournal(models.Model):
                     "pluggy_state": item.state,
                     "pluggy_can_reconnect": item.can_reconnect,
                     "pluggy_last_sync": account.last_sync_at
-                    and fields.Datetime.context_timestamp(self, account.last_sync_at).strftime("%d/%m/%Y %H:%M"),
+                    and fields.Datetime.context_timestamp(self, account.last_sync_at).strftime(
+                        "%d/%m/%Y %H:%M"
+                    ),
                     "pluggy_error": bool(account.last_sync_error),
                     "pluggy_difference": formatLang(
                         self.env, account.balance_difference, currency_obj=account.currency_id

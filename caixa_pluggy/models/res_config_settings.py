@@ -20,7 +20,9 @@ class ResConfigSettings(models.TransientModel):
         string="Pluggy API URL", config_parameter="caixa_pluggy.api_url", groups="base.group_system"
     )
     pluggy_sdk_url = fields.Char(
-        string="Pluggy Connect Script URL", config_parameter="caixa_pluggy.sdk_url", groups="base.group_system"
+        string="Pluggy Connect Script URL",
+        config_parameter="caixa_pluggy.sdk_url",
+        groups="base.group_system",
     )
     pluggy_include_sandbox = fields.Boolean(
         string="Include Sandbox Banks", config_parameter="caixa_pluggy.include_sandbox"
@@ -109,7 +111,10 @@ class ResConfigSettings(models.TransientModel):
             count = Events._register_webhooks()
         except pluggy_errors.PluggyError as error:
             return self._pluggy_notification(
-                _("Pluggy refused the webhooks: %(error)s", error=self.env["pluggy.api"]._describe_error(error)),
+                _(
+                    "Pluggy refused the webhooks: %(error)s",
+                    error=self.env["pluggy.api"]._describe_error(error),
+                ),
                 "danger",
             )
         return self._pluggy_notification(

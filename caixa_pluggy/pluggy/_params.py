@@ -35,7 +35,8 @@ def resource_path(collection, resource_id):
 def cursor_after(next_link):
     """The ``after`` value of Pluggy's relative ``next`` query string (``?accountId=...&after=...``), or None.
 
-    ``unquote``, not ``parse_qs``: a base64 cursor may carry a raw ``+`` that form decoding would turn into a space.
+    ``unquote``, not ``parse_qs``: a base64 cursor may carry a raw ``+`` that form decoding would turn into a
+    space.
     """
     link_query = urlsplit(next_link).query or next_link.lstrip("?")
     for pair in link_query.split("&"):
@@ -46,7 +47,10 @@ def cursor_after(next_link):
 
 
 def id_chunks(ids, size=IDS_PER_REQUEST):
-    """Yield lists of at most ``size`` distinct ids, in order; ``ids`` may also be a comma-separated string."""
+    """Yield lists of at most ``size`` distinct ids, in order.
+
+    ``ids`` may also be a comma-separated string.
+    """
     if isinstance(ids, str):
         ids = ids.split(",")
     unique = list(dict.fromkeys(i.strip() for i in map(str, ids) if i.strip()))

@@ -1,7 +1,8 @@
 """A thin, synchronous Pluggy API client on httpx.
 
-Authentication, retries and pagination live here so callers only see dicts (money as ``Decimal``) and the typed
-errors of :mod:`.errors`. The API key and the client secret are never logged nor put in an error message.
+Authentication, retries and pagination live here so callers only see dicts (money as ``Decimal``) and the
+typed errors of :mod:`.errors`. The API key and the client secret are never logged nor put in an error
+message.
 """
 
 import base64
@@ -53,7 +54,10 @@ class ApiKeyCache:
             self._keys[cache_key] = (api_key, expires_at)
 
     def invalidate(self, cache_key, api_key=None):
-        """Forget the key; with ``api_key``, only if it is still the cached one (another thread may have renewed it)."""
+        """Forget the key; with ``api_key``, only if it is still the cached one.
+
+        Another thread may have renewed it meanwhile.
+        """
         with self._lock:
             entry = self._keys.get(cache_key)
             if entry and (api_key is None or entry[0] == api_key):
@@ -205,7 +209,8 @@ class PluggyClient:
         return list(self._iter_page_results("/webhooks", {}))
 
     def update_webhook(self, webhook_id, **fields):
-        """``PATCH /webhooks/{id}`` with any of ``url``, ``event``, ``headers`` (None clears) and ``enabled``."""
+        """``PATCH /webhooks/{id}`` with any of ``url``, ``event``, ``headers`` (None clears) and
+        ``enabled``."""
         unknown = set(fields) - _WEBHOOK_FIELDS
         if unknown:
             raise TypeError(f"update_webhook() got unexpected fields: {', '.join(sorted(unknown))}")
@@ -269,7 +274,10 @@ class PluggyClient:
             page += 1
 
     def _iter_cursor_pages(self, path, params):
-        """Yield ``results`` of a cursor listing, re-sending ``params`` with the ``after`` taken from ``next``."""
+        """Yield ``results`` of a cursor listing.
+
+        Each page re-sends ``params`` with the ``after`` taken from the previous page's ``next``.
+        """
         after, seen = None, set()
         while True:
             body = self._request("GET", path, params={**params, "after": after}) or {}
@@ -309,7 +317,10 @@ def _key_ttl(api_key, now):
 
 
 def _is_invalid_token(error):
-    """Pluggy's "Missing or invalid authorization token" (401/403) has no codeDescription; named ones are refusals."""
+    """Pluggy's "Missing or invalid authorization token" (401/403) has no codeDescription.
+
+    Errors with a named codeDescription are refusals, not an expired key.
+    """
     return isinstance(error, errors.PluggyAuthError) and not error.code_description
 
 

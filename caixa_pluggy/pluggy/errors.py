@@ -71,7 +71,10 @@ class PluggyBadRequest(PluggyHTTPError):
 
 
 class PluggyAuthError(PluggyHTTPError):
-    """401, or 403 "invalid token" even after re-authenticating: the client keys or the API key are refused."""
+    """401, or 403 "invalid token" even after re-authenticating.
+
+    The client keys or the API key are refused.
+    """
 
 
 class PluggyForbidden(PluggyHTTPError):

@@ -130,7 +130,10 @@ def _is_outgoing(tx, amount, account_type):
 
 
 def _to_decimal(value, field, tx_id=None):
-    """Return ``value`` as a finite Decimal; going through ``str`` keeps a stray float free of binary noise."""
+    """Return ``value`` as a finite Decimal.
+
+    Going through ``str`` keeps a stray float free of binary noise.
+    """
     try:
         number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
     except (InvalidOperation, ValueError):

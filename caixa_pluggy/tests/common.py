@@ -1,7 +1,7 @@
 """Shared test helpers: a Pluggy stand-in on respx, and a test case wired to it.
 
-The stand-in keeps items, accounts and transactions in memory and answers the calls the addon makes, shaped like
-the real API (see ../shared/pluggy-api.md); tests change its data between syncs the way Pluggy would.
+The stand-in keeps items, accounts and transactions in memory and answers the calls the addon makes, shaped
+like the real API (see ../shared/pluggy-api.md); tests change its data between syncs the way Pluggy would.
 """
 
 import base64
@@ -25,7 +25,9 @@ _counter = itertools.count(1)
 
 
 def _api_key():
-    payload = base64.urlsafe_b64encode(json.dumps({"exp": int(time.time()) + 7200}).encode()).decode().rstrip("=")
+    payload = (
+        base64.urlsafe_b64encode(json.dumps({"exp": int(time.time()) + 7200}).encode()).decode().rstrip("=")
+    )
     return f"eyJhbGciOiJIUzI1NiJ9.{payload}.signature"
 
 
@@ -96,8 +98,19 @@ class FakePluggy:
         self.transactions[account_id] = []
         return account
 
-    def add_transaction(self, account, amount, *, tx_type=None, on=None, status="POSTED", description=None,
-                        payment_data=None, created_at=None, **extra):
+    def add_transaction(
+        self,
+        account,
+        amount,
+        *,
+        tx_type=None,
+        on=None,
+        status="POSTED",
+        description=None,
+        payment_data=None,
+        created_at=None,
+        **extra,
+    ):
         amount = str(amount)
         tx = {
             "id": str(uuid.uuid4()),
@@ -129,14 +142,20 @@ class FakePluggy:
 
     def _routes(self):
         route = self.router.route
-        route(method="POST", path="/auth").mock(side_effect=self._guard(lambda r: self._json({"apiKey": _api_key()})))
+        route(method="POST", path="/auth").mock(
+            side_effect=self._guard(lambda r: self._json({"apiKey": _api_key()}))
+        )
         route(method="POST", path="/connect_token").mock(side_effect=self._guard(self._connect_token))
         route(method="GET", path="/connectors").mock(side_effect=self._guard(self._connectors))
         route(method="GET", path__regex=r"^/connectors/(?P<connector_id>\d+)$").mock(
             side_effect=self._guard(self._connector)
         )
-        route(method="GET", path__regex=r"^/items/(?P<item_id>[^/]+)$").mock(side_effect=self._guard(self._item))
-        route(method="PATCH", path__regex=r"^/items/(?P<item_id>[^/]+)$").mock(side_effect=self._guard(self._item))
+        route(method="GET", path__regex=r"^/items/(?P<item_id>[^/]+)$").mock(
+            side_effect=self._guard(self._item)
+        )
+        route(method="PATCH", path__regex=r"^/items/(?P<item_id>[^/]+)$").mock(
+            side_effect=self._guard(self._item)
+        )
         route(method="DELETE", path__regex=r"^/items/(?P<item_id>[^/]+)$").mock(
             side_effect=self._guard(self._delete_item)
         )
@@ -167,7 +186,9 @@ class FakePluggy:
 
     @staticmethod
     def _page(results):
-        return httpx.Response(200, json={"page": 1, "total": len(results), "totalPages": 1, "results": results})
+        return httpx.Response(
+            200, json={"page": 1, "total": len(results), "totalPages": 1, "results": results}
+        )
 
     @staticmethod
     def not_found(code):
@@ -205,7 +226,9 @@ class FakePluggy:
 
     def _transactions(self, request):
         params = request.url.params
-        rows = sorted(self.transactions.get(params.get("accountId"), []), key=lambda tx: (tx["date"], tx["id"]))
+        rows = sorted(
+            self.transactions.get(params.get("accountId"), []), key=lambda tx: (tx["date"], tx["id"])
+        )
         if params.get("dateFrom"):
             rows = [tx for tx in rows if tx["date"][:10] >= params["dateFrom"]]
         if params.get("dateTo"):
@@ -236,7 +259,10 @@ class FakePluggy:
 
 
 class PluggyCase(AccountTestInvoicingCommon):
-    """A company with a chart of accounts and Pluggy credentials pointing at a FakePluggy (``self.pluggy``)."""
+    """A company with a chart of accounts and Pluggy credentials pointing at a FakePluggy.
+
+    The fake is ``self.pluggy``.
+    """
 
     @classmethod
     def setUpClass(cls):
@@ -261,7 +287,9 @@ class PluggyCase(AccountTestInvoicingCommon):
         return self.env["pluggy.item"]._connect_callback(item["id"])
 
     def lines(self, journal):
-        return self.env["account.bank.statement.line"].search([("journal_id", "=", journal.id)], order="date, id")
+        return self.env["account.bank.statement.line"].search(
+            [("journal_id", "=", journal.id)], order="date, id"
+        )
 
     def days_ago(self, days):
         return date.today() - timedelta(days=days)

@@ -208,7 +208,9 @@ class TestSync(SyncMixin, PluggyCase):
     def test_row_redated_out_of_the_lookback_window_is_moved_not_removed(self):
         item = self.pluggy.add_item(self.client_user_id)
         account = self.pluggy.add_account(item)
-        tx = self.pluggy.add_transaction(account, "-45.90", on=self.days_ago(3), description="COMPRA PARCELADA")
+        tx = self.pluggy.add_transaction(
+            account, "-45.90", on=self.days_ago(3), description="COMPRA PARCELADA"
+        )
         pluggy_account = self.connect_and_sync(item)
 
         # Card rows are re-dated when a bill closes: the row now sits before the 10-day window.
