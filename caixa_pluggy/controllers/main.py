@@ -59,7 +59,8 @@ class CaixaPluggyController(http.Controller):
             return self._json_response({"error": "unauthorized"}, 401)
         # Odoo's request wrapper exposes no stream to read part of; a chunked body, which has no
         # Content-Length to check beforehand, is measured once read, as Odoo's own JSON routes read theirs.
-        body = httprequest.get_data(cache=False)
+        # Kept (cached): Odoo replays the whole request after a concurrency error and must read it again.
+        body = httprequest.get_data()
         if len(body) > MAX_WEBHOOK_BODY:
             return self._json_response({"error": "body too large"}, 400)
         payload = self._parse_webhook(body)

@@ -5,6 +5,8 @@ import secrets
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+import psycopg2
+
 from odoo import _, api, fields, models, modules
 from odoo.exceptions import UserError
 from odoo.tools import SQL
@@ -85,27 +87,34 @@ class PluggyWebhookEvent(models.Model):
     @api.model
     def _receive(self, payload):
         """Store an event once, whatever the retries and replays; returns True when it was new."""
-        self.env.cr.execute(
-            SQL(
-                """
-                INSERT INTO pluggy_webhook_event
-                       (event_id, event, item_ref, account_ref, payload, state, attempts,
-                        create_date, write_date, create_uid, write_uid)
-                VALUES (%s, %s, %s, %s, %s, 'new', 0,
-                        NOW() AT TIME ZONE 'UTC', NOW() AT TIME ZONE 'UTC', %s, %s)
-                ON CONFLICT (event_id) DO NOTHING
-                RETURNING id
-                """,
-                payload["eventId"],
-                payload["event"],
-                _as_ref(payload.get("itemId")),
-                _as_ref(payload.get("accountId")),
-                json.dumps(payload),
-                self.env.uid,
-                self.env.uid,
-            )
+        query = SQL(
+            """
+            INSERT INTO pluggy_webhook_event
+                   (event_id, event, item_ref, account_ref, payload, state, attempts,
+                    create_date, write_date, create_uid, write_uid)
+            VALUES (%s, %s, %s, %s, %s, 'new', 0,
+                    NOW() AT TIME ZONE 'UTC', NOW() AT TIME ZONE 'UTC', %s, %s)
+            ON CONFLICT (event_id) DO NOTHING
+            RETURNING id
+            """,
+            payload["eventId"],
+            payload["event"],
+            _as_ref(payload.get("itemId")),
+            _as_ref(payload.get("accountId")),
+            json.dumps(payload),
+            self.env.uid,
+            self.env.uid,
         )
-        created = bool(self.env.cr.fetchone())
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(query, log_exceptions=False)
+                created = bool(self.env.cr.fetchone())
+        except psycopg2.errors.SerializationFailure:
+            # The same event delivered twice at once: the other delivery's row, committed after this
+            # transaction began, is reported as a serialization failure (Odoo runs in REPEATABLE READ). It is
+            # this very event, so this delivery is a duplicate: answered now, not after Odoo retried the whole
+            # request a second later.
+            return False
         if created:
             self._trigger_processing()
         return created
