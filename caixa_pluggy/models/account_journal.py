@@ -54,7 +54,7 @@ class AccountJournal(models.Model):
     # -------------------------------------------------------------------------
 
     def _fill_bank_cash_dashboard_data(self, dashboard_data):
-        super()._fill_bank_cash_dashboard_data(dashboard_data)
+        res = super()._fill_bank_cash_dashboard_data(dashboard_data)
         for journal in self.filtered("pluggy_account_id"):
             account = journal.pluggy_account_id
             item = account.item_id
@@ -76,3 +76,4 @@ class AccountJournal(models.Model):
                     "pluggy_has_difference": not account.currency_id.is_zero(account.balance_difference),
                 }
             )
+        return res

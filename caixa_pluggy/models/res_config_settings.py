@@ -64,7 +64,7 @@ class ResConfigSettings(models.TransientModel):
         return values
 
     def set_values(self):
-        super().set_values()
+        res = super().set_values()
         # Blank (or spaces) keeps the current secret: the form never shows it, so empty means "unchanged".
         new_secret = (self.pluggy_client_secret_new or "").strip()
         if self.env.user.has_group("base.group_system") and new_secret:
@@ -76,6 +76,7 @@ class ResConfigSettings(models.TransientModel):
         cron = self.env.ref("caixa_pluggy.ir_cron_sync", raise_if_not_found=False)
         if cron and hours > 0 and hours != self._pluggy_sync_cron_hours():
             cron.sudo().write({"interval_number": hours, "interval_type": "hours"})
+        return res
 
     @api.constrains("pluggy_history_days", "pluggy_lookback_days")
     def _check_pluggy_days(self):
