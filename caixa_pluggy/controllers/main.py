@@ -50,7 +50,9 @@ class CaixaPluggyController(http.Controller):
     # WEBHOOK (plain HTTP, public, authenticated by a shared secret header)
     # -------------------------------------------------------------------------
 
-    @http.route("/caixa_pluggy/webhook", type="http", auth="public", methods=["POST"], csrf=False, save_session=False)
+    @http.route(
+        "/caixa_pluggy/webhook", type="http", auth="public", methods=["POST"], csrf=False, save_session=False
+    )
     def webhook(self, **kwargs):
         httprequest = request.httprequest
         if (httprequest.content_length or 0) > MAX_WEBHOOK_BODY:
@@ -88,4 +90,3 @@ class CaixaPluggyController(http.Controller):
 
     def _json_response(self, data, status):
         return request.make_json_response(data, status=status)
-

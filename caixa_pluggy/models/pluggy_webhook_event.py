@@ -145,8 +145,9 @@ class PluggyWebhookEvent(models.Model):
         now = fields.Datetime.now()
         domain = [("state", "in", ("new", "failed")), ("attempts", "<", MAX_ATTEMPTS)]
         return self.search(domain, order="id").filtered(
-            lambda event: not event.processed_at
-            or event.processed_at + RETRY_DELAY * max(event.attempts, 1) <= now
+            lambda event: (
+                not event.processed_at or event.processed_at + RETRY_DELAY * max(event.attempts, 1) <= now
+            )
         )
 
     def _process(self):
@@ -181,7 +182,9 @@ class PluggyWebhookEvent(models.Model):
     def _fail(self, message):
         _logger.warning("Pluggy webhook event %s (%s) failed: %s", self.event_id, self.event, message)
         attempts = self.attempts + 1
-        self.write({"state": "failed", "attempts": attempts, "error": message, "processed_at": fields.Datetime.now()})
+        self.write(
+            {"state": "failed", "attempts": attempts, "error": message, "processed_at": fields.Datetime.now()}
+        )
         if attempts < MAX_ATTEMPTS:
             self._trigger_processing(at=fields.Datetime.now() + RETRY_DELAY * attempts)
 
@@ -266,7 +269,10 @@ class PluggyWebhookEvent(models.Model):
 
     @api.model
     def _auto_register_webhooks(self):
-        """Register the webhooks on their own once this database has a public HTTPS address Pluggy can call."""
+        """Register the webhooks on their own once this database has a public HTTPS address.
+
+        Pluggy calls only such addresses.
+        """
         url = self._webhook_url()
         params = self.env["ir.config_parameter"].sudo()
         if params.get_param("caixa_pluggy.webhook_registered_url") == url or not _is_public_https(url):
