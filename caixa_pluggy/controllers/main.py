@@ -1,6 +1,7 @@
 import hmac
 import json
 import logging
+import math
 
 from odoo import _, http
 from odoo.exceptions import AccessError, UserError
@@ -12,6 +13,9 @@ _logger = logging.getLogger(__name__)
 
 MAX_WEBHOOK_BODY = 1024 * 1024
 MAX_ID_LENGTH = 128
+# Pluggy's payloads are three levels deep; far deeper ones are not Pluggy's, and would exhaust Python's
+# recursion on the way to the database.
+MAX_WEBHOOK_DEPTH = 32
 
 
 class CaixaPluggyController(http.Controller):
@@ -81,7 +85,7 @@ class CaixaPluggyController(http.Controller):
             payload = json.loads(body)
         except (ValueError, RecursionError):
             return None
-        if not isinstance(payload, dict):
+        if not isinstance(payload, dict) or not _storable(payload):
             return None
         event, event_id = payload.get("event"), payload.get("eventId")
         if not all(isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH for value in (event, event_id)):
@@ -90,3 +94,31 @@ class CaixaPluggyController(http.Controller):
 
     def _json_response(self, data, status):
         return request.make_json_response(data, status=status)
+
+
+def _storable(payload):
+    """Whether the inbox can keep this JSON as it is: what PostgreSQL refuses (NUL characters, lone
+    surrogates, NaN and infinities) or nesting beyond any Pluggy payload would fail the insert with a 500."""
+    stack = [(payload, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_WEBHOOK_DEPTH:
+            return False
+        if isinstance(value, dict):
+            stack.extend((part, depth + 1) for pair in value.items() for part in pair)
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str):
+            if "\x00" in value or _has_lone_surrogate(value):
+                return False
+        elif isinstance(value, float) and not math.isfinite(value):
+            return False
+    return True
+
+
+def _has_lone_surrogate(text):
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return True
+    return False

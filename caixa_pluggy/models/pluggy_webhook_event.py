@@ -225,7 +225,7 @@ class PluggyWebhookEvent(models.Model):
         account = self._account()
         if not account or not account.journal_id:
             return ("ignored", _("Not an account synced by this database."))
-        transaction_ids = [str(tx_id) for tx_id in (self.payload or {}).get("transactionIds") or []]
+        transaction_ids = _transaction_ids(self.payload)
         summary = account._sync(transaction_ids=transaction_ids)
         if summary.skipped:
             return "retry"
@@ -319,6 +319,14 @@ EVENT_HANDLERS = {
 
 def _as_ref(value):
     return str(value)[:64] if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+
+
+def _transaction_ids(payload):
+    """The transaction ids an event names; anything else there (a number, an object...) names none."""
+    ids = (payload or {}).get("transactionIds")
+    if not isinstance(ids, list):
+        return []
+    return [tx_id for tx_id in ids if isinstance(tx_id, str) and 0 < len(tx_id) <= 64]
 
 
 def _as_int(value):

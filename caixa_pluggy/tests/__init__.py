@@ -6,3 +6,4 @@ from . import test_settings
 from . import test_connections
 from . import test_webhook
 from . import test_translations
+from . import test_hostile_input
