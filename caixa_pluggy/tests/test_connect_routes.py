@@ -8,11 +8,16 @@ import httpx
 
 from odoo import Command
 from odoo.tests import new_test_user, tagged
+from odoo.tools import mute_logger
 
 from .common import PluggyHttpCase
 
 CONNECT_TOKEN = "/caixa_pluggy/connect_token"
 CALLBACK = "/caixa_pluggy/callback"
+# Odoo logs every UserError/AccessError a route raises as a warning of this logger; a refusal is the expected
+# outcome of the tests that mute it, and each of them checks the refusal in the reply.
+HTTP_LOGGER = "odoo.http"
+ITEM_LOGGER = "odoo.addons.caixa_pluggy.models.pluggy_item"
 # Everything our flow may log through, down to DEBUG (Odoo's own SQL debug log is left out: it is not ours).
 LOGGERS = ("", "odoo.addons.caixa_pluggy", "odoo.http", "httpx", "httpcore", "werkzeug")
 
@@ -76,6 +81,16 @@ class TestConnectRoutes(PluggyHttpCase):
         self.assertIn(message, error["data"]["message"])
         return error["data"]["message"]
 
+    def assertRefusalLogged(self, logs, item):
+        """One warning names the refused item and the company it was refused for."""
+        self.assertEqual(
+            logs.output,
+            [
+                f"WARNING:{ITEM_LOGGER}:Refused Pluggy item {item['id']}: "
+                f"it was not created for company {self.company.id}"
+            ],
+        )
+
     def secrets(self):
         """The values that must never reach the browser."""
         params = self.env["ir.config_parameter"].sudo()
@@ -115,6 +130,7 @@ class TestConnectRoutes(PluggyHttpCase):
 
     # ----- who may connect -----
 
+    @mute_logger(HTTP_LOGGER)
     def test_accountant_without_admin_rights_is_refused_by_both_routes(self):
         item = self.pluggy_item()
         self.authenticate(self.accountant.login, self.accountant.login)
@@ -127,6 +143,7 @@ class TestConnectRoutes(PluggyHttpCase):
         self.assertEqual(self.pluggy.connect_tokens, [], "no token may be minted for this user")
         self.assertEqual(self.footprint(), before)
 
+    @mute_logger(HTTP_LOGGER)
     def test_user_without_accounting_rights_is_refused_by_both_routes(self):
         item = self.pluggy_item()
         self.authenticate(self.employee.login, self.employee.login)
@@ -186,17 +203,20 @@ class TestConnectRoutes(PluggyHttpCase):
         self.assertEqual(minted["itemId"], item["id"])
         self.assertEqual(minted["options"]["clientUserId"], self.client_user_id)
 
+    @mute_logger(HTTP_LOGGER)
     def test_update_mode_for_another_companys_connection_is_refused(self):
         self.connection_of(self.company_b)
         reply = self.jsonrpc(CONNECT_TOKEN, {"item_id": "item-of-b"})
         self.assertRefused(reply, "AccessError", "does not belong to your current company")
         self.assertEqual(self.pluggy.connect_tokens, [])
 
+    @mute_logger(HTTP_LOGGER)
     def test_update_mode_for_an_unknown_connection_is_refused(self):
         reply = self.jsonrpc(CONNECT_TOKEN, {"item_id": "never-seen"})
         self.assertRefused(reply, "AccessError", "does not belong to your current company")
         self.assertEqual(self.pluggy.connect_tokens, [])
 
+    @mute_logger(HTTP_LOGGER)
     def test_malformed_item_id_is_refused(self):
         for item_id in (123, ["a"], {"id": "a"}, "x" * 500):
             with self.subTest(item_id=str(item_id)[:20]):
@@ -205,6 +225,7 @@ class TestConnectRoutes(PluggyHttpCase):
                 )
         self.assertEqual(self.pluggy.connect_tokens, [])
 
+    @mute_logger(HTTP_LOGGER)
     def test_pluggy_refusing_the_credentials_is_said_plainly(self):
         self.env["ir.config_parameter"].sudo().set_param("caixa_pluggy.client_secret", "a-revoked-secret")
         self.pluggy.fault = lambda request: (
@@ -218,6 +239,7 @@ class TestConnectRoutes(PluggyHttpCase):
         self.assertRefused(reply, "UserError", "Pluggy refused the client id and secret")
         self.assertNotIn("a-revoked-secret", str(reply))
 
+    @mute_logger(HTTP_LOGGER)
     def test_missing_credentials_are_explained(self):
         self.env["ir.config_parameter"].sudo().set_param("caixa_pluggy.client_id", False)
         environ = {key: value for key, value in os.environ.items() if not key.startswith("PLUGGY_")}
@@ -227,25 +249,34 @@ class TestConnectRoutes(PluggyHttpCase):
 
     # ----- callback: refusals write nothing -----
 
+    @mute_logger(HTTP_LOGGER)
     def test_callback_refuses_an_item_created_for_another_company(self):
         foreign = self.pluggy_item(self.env["pluggy.api"]._client_user_id(self.company_b))
         before = self.footprint()
-        reply = self.jsonrpc(CALLBACK, {"item_id": foreign["id"]})
+        with self.assertLogs(ITEM_LOGGER, "WARNING") as logs:
+            reply = self.jsonrpc(CALLBACK, {"item_id": foreign["id"]})
         self.assertRefused(reply, "AccessError", "not created from this company")
+        self.assertRefusalLogged(logs, foreign)
         self.assertEqual(self.footprint(), before)
 
+    @mute_logger(HTTP_LOGGER)
     def test_callback_refuses_an_item_of_another_application(self):
         foreign = self.pluggy_item("someone-elses-user")
         before = self.footprint()
-        self.assertRefused(self.jsonrpc(CALLBACK, {"item_id": foreign["id"]}), "AccessError", "not created")
+        with self.assertLogs(ITEM_LOGGER, "WARNING") as logs:
+            reply = self.jsonrpc(CALLBACK, {"item_id": foreign["id"]})
+        self.assertRefused(reply, "AccessError", "not created")
+        self.assertRefusalLogged(logs, foreign)
         self.assertEqual(self.footprint(), before)
 
+    @mute_logger(HTTP_LOGGER)
     def test_callback_for_an_unknown_item_writes_nothing(self):
         before = self.footprint()
         reply = self.jsonrpc(CALLBACK, {"item_id": "4d1c9c41-0000-4000-8000-000000000000"})
         self.assertRefused(reply, "UserError", "Pluggy does not know this bank connection")
         self.assertEqual(self.footprint(), before)
 
+    @mute_logger(HTTP_LOGGER)
     def test_callback_during_a_pluggy_outage_writes_nothing(self):
         item = self.pluggy_item()
         outage = {"code": 500, "message": "Internal Server Error"}
@@ -259,6 +290,7 @@ class TestConnectRoutes(PluggyHttpCase):
                 self.assertRefused(reply, "UserError", "Pluggy is unavailable right now (HTTP 500)")
                 self.assertEqual(self.footprint(), before)
 
+    @mute_logger(HTTP_LOGGER)
     def test_callback_without_item_id_is_refused(self):
         for params in ({}, {"item_id": ""}, {"item_id": None}):
             with self.subTest(params=params):
@@ -437,17 +469,21 @@ class TestConnectRoutes(PluggyHttpCase):
 
     @contextmanager
     def all_logs(self):
-        """Every log line, at every level, of the loggers the connect flow writes to."""
+        """Every log line, at every level, of the loggers the connect flow writes to.
+
+        The lines go to the collector instead of Odoo's log: the test checks the warnings among them itself.
+        """
         collector = _Collector()
+        root = logging.getLogger()
         loggers = [logging.getLogger(name) for name in LOGGERS]
         levels = [logger.level for logger in loggers]
         for logger in loggers:
             logger.setLevel(logging.DEBUG)
-        logging.getLogger().addHandler(collector)
+        handlers, root.handlers = root.handlers, [collector]
         try:
             yield collector.lines
         finally:
-            logging.getLogger().removeHandler(collector)
+            root.handlers = handlers
             for logger, level in zip(loggers, levels, strict=True):
                 logger.setLevel(level)
 
@@ -463,6 +499,18 @@ class TestConnectRoutes(PluggyHttpCase):
             self.jsonrpc(CONNECT_TOKEN, {"item_id": item["id"]})
         text = "\n".join(lines)
         self.assertIn("/caixa_pluggy/callback", text, "the collector saw the requests")
+        # The refusals were logged, and nothing else went wrong.
+        outage = "Pluggy is unavailable right now (HTTP 500). The sync will be retried automatically."
+        self.assertEqual(
+            [line for line in lines if line.split(" ", 2)[1] in ("WARNING", "ERROR", "CRITICAL")],
+            [
+                f"{ITEM_LOGGER} WARNING Refused Pluggy item {foreign['id']}: "
+                f"it was not created for company {self.company.id}",
+                f"{HTTP_LOGGER} WARNING This bank connection was not created from this company.",
+                f"{HTTP_LOGGER} WARNING {outage}",
+                f"{HTTP_LOGGER} WARNING {outage}",
+            ],
+        )
         self.assertTrue(any(label.startswith("API key") for label in self.secrets()), "an API key was used")
         for label, value in self.secrets().items():
             with self.subTest(secret=label):
@@ -470,6 +518,7 @@ class TestConnectRoutes(PluggyHttpCase):
 
     # ----- rate limit -----
 
+    @mute_logger(HTTP_LOGGER)
     def test_burst_of_calls_is_told_when_to_try_again(self):
         for _attempt in range(10):
             self.result(self.jsonrpc(CONNECT_TOKEN, {}))
@@ -478,6 +527,7 @@ class TestConnectRoutes(PluggyHttpCase):
         self.assertTrue(1 <= seconds <= 60, seconds)
         self.assertEqual(len(self.pluggy.connect_tokens), 10, "the refused call never reached Pluggy")
 
+    @mute_logger(HTTP_LOGGER)
     def test_rate_limit_is_per_route_and_per_user(self):
         for _attempt in range(10):
             self.jsonrpc(CONNECT_TOKEN, {})
@@ -490,6 +540,7 @@ class TestConnectRoutes(PluggyHttpCase):
         self.authenticate(admin_a2.login, admin_a2.login)
         self.result(self.jsonrpc(CONNECT_TOKEN, {}))
 
+    @mute_logger(HTTP_LOGGER)
     def test_callback_route_is_rate_limited_too(self):
         item = self.pluggy_item()
         for _attempt in range(10):

@@ -13,6 +13,7 @@ from pathlib import Path
 from unittest.mock import patch
 
 from odoo.tests import HttpCase, tagged
+from odoo.tools import mute_logger
 
 # The emulator lives in the repository (tools/pluggy_emulator), next to the addon, not in an addons path.
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -120,6 +121,8 @@ class TestConnectTour(HttpCase):
         self._set_params(sdk_url=f"{self.emulator.url}/connect/missing-pluggy-connect.js")
         self.start_tour(CONNECTIONS_URL, "caixa_pluggy_connect_script_unreachable", login="admin")
 
+    # The refusal is what this tour checks, in the dialog; Odoo also logs it as a warning.
+    @mute_logger("odoo.http")
     def test_missing_credentials_point_the_admin_to_settings(self):
         self._set_params(client_id=False, client_secret=False)
         self.start_tour(CONNECTIONS_URL, "caixa_pluggy_connect_no_credentials", login="admin")
