@@ -76,7 +76,9 @@ class PluggyApi(models.AbstractModel):
 
     @api.model
     def _has_credentials(self):
-        return bool(self._get_setting("caixa_pluggy.client_id") and self._get_setting("caixa_pluggy.client_secret"))
+        return bool(
+            self._get_setting("caixa_pluggy.client_id") and self._get_setting("caixa_pluggy.client_secret")
+        )
 
     # -------------------------------------------------------------------------
     # CLIENT
@@ -87,7 +89,10 @@ class PluggyApi(models.AbstractModel):
         """A Pluggy client for this database's credentials; raises a plain-words UserError when unset."""
         if not self._has_credentials():
             raise UserError(
-                _("Set your Pluggy credentials in Accounting > Configuration > Settings > Pluggy Open Finance.")
+                _(
+                    "Set your Pluggy credentials in Accounting > Configuration > Settings > "
+                    "Pluggy Open Finance."
+                )
             )
         return PluggyClient(
             self._get_setting("caixa_pluggy.client_id"),
@@ -100,7 +105,8 @@ class PluggyApi(models.AbstractModel):
     def _client_user_id(self, company):
         """The opaque clientUserId this database gives Pluggy for a company.
 
-        Derived from the database secret, so it cannot be guessed from outside and never changes for a company.
+        Derived from the database secret, so it cannot be guessed from outside and never changes for a
+        company.
         """
         params = self.env["ir.config_parameter"].sudo()
         key = params.get_param("database.secret").encode()
@@ -143,11 +149,16 @@ class PluggyApi(models.AbstractModel):
         """What a Pluggy error means for the user, and what to do about it."""
         code = getattr(error, "code_description", None)
         if isinstance(error, pluggy_errors.PluggyTransportError):
-            return _("Pluggy could not be reached (%(error)s). The sync will be retried automatically.", error=error)
+            return _(
+                "Pluggy could not be reached (%(error)s). The sync will be retried automatically.",
+                error=error,
+            )
         if code == "CLIENT_KEYS_UNAUTHORIZED" or isinstance(error, pluggy_errors.PluggyAuthError):
             return _("Pluggy refused the client id and secret. Check them in Settings > Pluggy Open Finance.")
         if code == "CLIENT_IP_NOT_ALLOWED":
-            return _("Pluggy refused this server's IP address. Add it to the allowlist in the Pluggy dashboard.")
+            return _(
+                "Pluggy refused this server's IP address. Add it to the allowlist in the Pluggy dashboard."
+            )
         if isinstance(error, pluggy_errors.PluggyRateLimited):
             return _("Pluggy asked us to slow down. The sync will be retried automatically in a few minutes.")
         if isinstance(error, pluggy_errors.PluggyServerError):

@@ -25,7 +25,9 @@ class PluggyItem(models.Model):
     _check_company_auto = True
 
     name = fields.Char(compute="_compute_name", store=True)
-    pluggy_item_id = fields.Char(string="Pluggy Item ID", required=True, readonly=True, copy=False, index=True)
+    pluggy_item_id = fields.Char(
+        string="Pluggy Item ID", required=True, readonly=True, copy=False, index=True
+    )
     company_id = fields.Many2one(
         "res.company", required=True, readonly=True, default=lambda self: self.env.company, index=True
     )
@@ -48,7 +50,7 @@ class PluggyItem(models.Model):
     connector_incidents = fields.Text(string="Open Incidents", readonly=True)
 
     # The item's state at Pluggy, kept raw so new Pluggy values never break a write
-    pluggy_status = fields.Char(string="Pluggy Status", readonly=True, tracking=True)
+    pluggy_status = fields.Char(readonly=True, tracking=True)
     execution_status = fields.Char(readonly=True)
     error_code = fields.Char(readonly=True)
     error_message = fields.Char(readonly=True)
@@ -121,7 +123,10 @@ class PluggyItem(models.Model):
         if consent_expired:
             return _("The consent given to the bank has expired. Click Reconnect to renew it.")
         if self.pluggy_status == "LOGIN_ERROR":
-            return _("The bank refused the login (%(code)s). Click Reconnect and log in again.", code=self.error_code)
+            return _(
+                "The bank refused the login (%(code)s). Click Reconnect and log in again.",
+                code=self.error_code,
+            )
         if self.pluggy_status in ("WAITING_USER_INPUT", "WAITING_USER_ACTION"):
             return _("The bank is waiting for you (a code or an approval in its app). Click Reconnect.")
         if self.pluggy_status == "OUTDATED":
@@ -194,7 +199,9 @@ class PluggyItem(models.Model):
         try:
             with client:
                 token = client.create_connect_token(
-                    item_id=item_id, client_user_id=Api._client_user_id(self.env.company), avoid_duplicates=True
+                    item_id=item_id,
+                    client_user_id=Api._client_user_id(self.env.company),
+                    avoid_duplicates=True,
                 )
         except pluggy_errors.PluggyError as error:
             raise UserError(Api._describe_error(error)) from error
@@ -216,7 +223,9 @@ class PluggyItem(models.Model):
             with client:
                 item_data = client.get_item(item_id)
                 if item_data.get("clientUserId") != Api._client_user_id(company):
-                    _logger.warning("Refused Pluggy item %s: it was not created for company %s", item_id, company.id)
+                    _logger.warning(
+                        "Refused Pluggy item %s: it was not created for company %s", item_id, company.id
+                    )
                     raise AccessError(_("This bank connection was not created from this company."))
                 accounts_data = client.list_accounts(item_id)
         except pluggy_errors.PluggyNotFound as error:
@@ -231,10 +240,12 @@ class PluggyItem(models.Model):
         return {"connection_id": connection.id, "journal_ids": connection.account_ids.journal_id.ids}
 
     def _start_first_sync(self, accounts):
-        """Import the latest lines at once, so the accountant sees them in seconds; the cron back-fills history.
+        """Import the latest lines at once, so the accountant sees them in seconds; the cron back-fills
+        history.
 
-        As superuser, like the cron: an accounting administrator may connect banks without the right to create
-        statement lines by hand (Odoo's "Show Full Accounting Features"), and the import must not depend on it.
+        As superuser, like the cron: an accounting administrator may connect banks without the right to
+        create statement lines by hand (Odoo's "Show Full Accounting Features"), and the import must not
+        depend on it.
         """
         accounts.sudo()._sync(quick=True)
         self.env.ref("caixa_pluggy.ir_cron_sync").sudo()._trigger()
@@ -271,7 +282,8 @@ class PluggyItem(models.Model):
         return {
             "connector_health": status if status in ("ONLINE", "UNSTABLE", "OFFLINE") else False,
             "connector_incidents": "\n".join(
-                f"{incident.get('title') or ''} ({incident.get('severity') or ''})".strip() for incident in incidents
+                f"{incident.get('title') or ''} ({incident.get('severity') or ''})".strip()
+                for incident in incidents
             )
             or False,
         }
@@ -286,7 +298,9 @@ class PluggyItem(models.Model):
     @api.model
     def _upsert_from_pluggy(self, item_data, company):
         """Create or update the connection of a Pluggy item for a company."""
-        item = self.with_context(active_test=False).search([("pluggy_item_id", "=", item_data["id"])], limit=1)
+        item = self.with_context(active_test=False).search(
+            [("pluggy_item_id", "=", item_data["id"])], limit=1
+        )
         values = {**self._values_from_pluggy(item_data), "active": True}
         if item:
             if item.company_id != company:
@@ -296,7 +310,10 @@ class PluggyItem(models.Model):
         return self.create({**values, "pluggy_item_id": item_data["id"], "company_id": company.id})
 
     def _upsert_accounts(self, accounts_data):
-        """Create or update this connection's accounts and link each to a journal; returns the new accounts."""
+        """Create or update this connection's accounts and link each to a journal.
+
+        Returns the new accounts.
+        """
         self.ensure_one()
         Account = self.env["pluggy.account"].with_context(active_test=False)
         existing = Account.search([("pluggy_account_id", "in", [data["id"] for data in accounts_data])])
@@ -308,7 +325,9 @@ class PluggyItem(models.Model):
             if account:
                 account.write(values)
             else:
-                new_accounts |= Account.create({**values, "item_id": self.id, "pluggy_account_id": data["id"]})
+                new_accounts |= Account.create(
+                    {**values, "item_id": self.id, "pluggy_account_id": data["id"]}
+                )
         new_accounts._link_journals()
         return new_accounts
 
@@ -360,7 +379,9 @@ class PluggyItem(models.Model):
         self.ensure_one()
         message = self.env["pluggy.api"]._describe_error(error)
         if self.connector_health in ("OFFLINE", "UNSTABLE"):
-            health = dict(self._fields["connector_health"]._description_selection(self.env))[self.connector_health]
+            health = dict(self._fields["connector_health"]._description_selection(self.env))[
+                self.connector_health
+            ]
             message = _(
                 "%(bank)s is %(health)s at Pluggy right now, so its data cannot be read. The sync will be "
                 "retried automatically. (%(error)s)",
@@ -390,9 +411,13 @@ class PluggyItem(models.Model):
         """One open activity per summary and connection, for every accounting administrator."""
         self.ensure_one()
         activity_type = self.env.ref("caixa_pluggy.mail_activity_type_pluggy_reconnect")
-        managers = self.env.ref("account.group_account_manager").sudo().users.filtered(
-            lambda user: self.company_id in user.company_ids and not user.share
+        managers = (
+            self.env.ref("account.group_account_manager")
+            .sudo()
+            .users.filtered(lambda user: self.company_id in user.company_ids and not user.share)
         )
         existing = self.activity_ids.filtered(lambda activity: activity.summary == summary).user_id
         for user in managers - existing:
-            self.activity_schedule(activity_type_id=activity_type.id, summary=summary, note=note, user_id=user.id)
+            self.activity_schedule(
+                activity_type_id=activity_type.id, summary=summary, note=note, user_id=user.id
+            )
