@@ -7,3 +7,5 @@ from . import test_connections
 from . import test_webhook
 from . import test_translations
 from . import test_hostile_input
+from . import test_sync_properties
+from . import test_security
