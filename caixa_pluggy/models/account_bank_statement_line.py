@@ -10,7 +10,9 @@ class AccountBankStatementLine(models.Model):
     )
     pluggy_fingerprint = fields.Char(readonly=True, copy=False)
     pluggy_pending = fields.Boolean(
-        string="Pending at the Bank", readonly=True, help="Not posted by the bank yet: it may change or disappear."
+        string="Pending at the Bank",
+        readonly=True,
+        help="Not posted by the bank yet: it may change or disappear.",
     )
     pluggy_partner_vat = fields.Char(string="Counterpart CPF/CNPJ", readonly=True)
     pluggy_payment_reference = fields.Char(
@@ -22,7 +24,8 @@ class AccountBankStatementLine(models.Model):
         string="Bank Change to Review",
         readonly=True,
         copy=False,
-        help="The bank changed or removed this transaction after it was reconciled: the line was left as it is.",
+        help="The bank changed or removed this transaction after it was reconciled: "
+        "the line was left as it is.",
     )
     pluggy_flag_note = fields.Text(string="Bank Change", readonly=True, copy=False)
 
@@ -140,8 +143,8 @@ class AccountBankStatementLine(models.Model):
         foreign_currency = self._pluggy_foreign_currency(values)
         return {
             "date": values["date"],
-            # The ORM's Monetary fields are floats: the Decimal is already rounded to the currency, so the float
-            # carries exactly the same cents.
+            # The ORM's Monetary fields are floats: the Decimal is already rounded to the currency, so the
+            # float carries exactly the same cents.
             "amount": float(values["amount"]),
             "foreign_currency_id": foreign_currency.id,
             "amount_currency": float(values["amount_currency"]) if foreign_currency else 0.0,

@@ -34,7 +34,9 @@ class PluggyAccount(models.Model):
     _check_company_auto = True
 
     name = fields.Char(required=True, readonly=True)
-    item_id = fields.Many2one("pluggy.item", string="Connection", required=True, ondelete="cascade", index=True)
+    item_id = fields.Many2one(
+        "pluggy.item", string="Connection", required=True, ondelete="cascade", index=True
+    )
     company_id = fields.Many2one(related="item_id.company_id", store=True, index=True)
     active = fields.Boolean(related="item_id.active", store=True)
     pluggy_account_id = fields.Char(string="Pluggy Account ID", required=True, readonly=True, copy=False)
@@ -62,11 +64,13 @@ class PluggyAccount(models.Model):
     journal_balance = fields.Monetary(compute="_compute_balances")
     balance_difference = fields.Monetary(
         compute="_compute_balances",
-        help="Journal balance minus the bank's balance: non-zero when lines are missing or were added by hand.",
+        help="Journal balance minus the bank's balance: "
+        "non-zero when lines are missing or were added by hand.",
     )
 
     transactions_watermark = fields.Char(
-        readonly=True, help="Pluggy's createdAt of the newest transaction imported: the next sync reads from it."
+        readonly=True,
+        help="Pluggy's createdAt of the newest transaction imported: the next sync reads from it.",
     )
     pending_transaction_ids = fields.Json(readonly=True, copy=False)
     history_pending = fields.Boolean(
@@ -77,7 +81,11 @@ class PluggyAccount(models.Model):
     last_sync_error = fields.Text(readonly=True)
 
     _sql_constraints = [
-        ("pluggy_account_id_unique", "unique(pluggy_account_id)", "This Pluggy account is already registered."),
+        (
+            "pluggy_account_id_unique",
+            "unique(pluggy_account_id)",
+            "This Pluggy account is already registered.",
+        ),
     ]
 
     # -------------------------------------------------------------------------
@@ -91,11 +99,13 @@ class PluggyAccount(models.Model):
 
     def _inverse_journal_id(self):
         for account in self:
-            account.journal_ids.filtered(lambda journal, account=account: journal != account.journal_id).write(
-                {"pluggy_account_id": False, "bank_statements_source": "undefined"}
-            )
+            account.journal_ids.filtered(
+                lambda journal, account=account: journal != account.journal_id
+            ).write({"pluggy_account_id": False, "bank_statements_source": "undefined"})
             if account.journal_id:
-                account.journal_id.write({"pluggy_account_id": account.id, "bank_statements_source": "pluggy"})
+                account.journal_id.write(
+                    {"pluggy_account_id": account.id, "bank_statements_source": "pluggy"}
+                )
 
     @api.depends("bank_balance", "journal_ids")
     def _compute_balances(self):
@@ -134,8 +144,13 @@ class PluggyAccount(models.Model):
         return accounts._sync_notification(summary)
 
     def action_create_opening_balance(self):
-        """Add the line that makes the journal balance equal the bank's, dated before the first imported line."""
-        for account in self.filtered(lambda account: not account.currency_id.is_zero(account.balance_difference)):
+        """Add the line that makes the journal balance equal the bank's.
+
+        It is dated before the first imported line.
+        """
+        for account in self.filtered(
+            lambda account: not account.currency_id.is_zero(account.balance_difference)
+        ):
             first_line = self.env["account.bank.statement.line"].search(
                 [("journal_id", "=", account.journal_id.id)], order="date, id", limit=1
             )
@@ -158,9 +173,9 @@ class PluggyAccount(models.Model):
         """Import the transactions of these accounts from Pluggy.
 
         Each account is synced in its own savepoint and, outside tests, committed on its own: one failing
-        account never rolls back or blocks the others. ``quick`` reads only the look-back window, so that a new
-        connection shows its latest lines at once and the cron back-fills the history. ``transaction_ids``
-        (from a webhook) are re-read too: those Pluggy no longer returns were deleted.
+        account never rolls back or blocks the others. ``quick`` reads only the look-back window, so that a
+        new connection shows its latest lines at once and the cron back-fills the history.
+        ``transaction_ids`` (from a webhook) are re-read too: those Pluggy no longer returns were deleted.
         """
         summary = SyncSummary()
         client = self.env["pluggy.api"]._get_client()
@@ -174,7 +189,12 @@ class PluggyAccount(models.Model):
                 else:
                     bank_accounts = self._read_bank_accounts(item, client)
                 for account in accounts:
-                    summary.add(account, account._sync_one(client, bank_accounts, quick=quick, transaction_ids=transaction_ids))
+                    summary.add(
+                        account,
+                        account._sync_one(
+                            client, bank_accounts, quick=quick, transaction_ids=transaction_ids
+                        ),
+                    )
                     self._commit_progress()
                 if _try_lock_row(item):
                     # Every account of the connection, not only this call's: the cron syncs one at a time.
@@ -245,11 +265,14 @@ class PluggyAccount(models.Model):
             importer.apply(page, in_window=True)
         if self.transactions_watermark:
             since = parse_datetime(self.transactions_watermark) - WATERMARK_MARGIN
-            for page in client.iter_transaction_pages(self.pluggy_account_id, created_at_from=format_datetime(since)):
+            for page in client.iter_transaction_pages(
+                self.pluggy_account_id, created_at_from=format_datetime(since)
+            ):
                 importer.apply(page)
-        # Asked for by id and not returned means deleted at Pluggy. Re-checked so: pending rows, which may post
-        # under the same id or vanish long after the window has moved past them; the rows a webhook names; and
-        # the window's lines Pluggy did not return, which may only have been re-dated out of the window.
+        # Asked for by id and not returned means deleted at Pluggy. Re-checked so: pending rows, which may
+        # post under the same id or vanish long after the window has moved past them; the rows a webhook
+        # names; and the window's lines Pluggy did not return, which may only have been re-dated out of the
+        # window.
         recheck_ids = set(self.pending_transaction_ids or []) | set(transaction_ids or [])
         recheck_ids |= importer.missing_in_window()
         unseen_ids = recheck_ids - result.seen_ids
@@ -288,7 +311,9 @@ class PluggyAccount(models.Model):
         cron = self.env.ref("caixa_pluggy.ir_cron_sync", raise_if_not_found=False)
         if not cron:
             return timedelta(hours=4)
-        unit = {"minutes": "minutes", "hours": "hours", "days": "days", "weeks": "weeks"}.get(cron.interval_type)
+        unit = {"minutes": "minutes", "hours": "hours", "days": "days", "weeks": "weeks"}.get(
+            cron.interval_type
+        )
         if unit is None:  # months: the closest timedelta
             return timedelta(days=30 * cron.interval_number)
         # A few minutes early, so the next cron run finds the account due.
@@ -375,7 +400,9 @@ class PluggyAccount(models.Model):
 
     @api.model
     def _currency_from_code(self, code):
-        currency = self.env["res.currency"].with_context(active_test=False).search([("name", "=", code)], limit=1)
+        currency = (
+            self.env["res.currency"].with_context(active_test=False).search([("name", "=", code)], limit=1)
+        )
         if not currency:
             raise UserError(_("The currency %(code)s of a Pluggy account is unknown to Odoo.", code=code))
         if not currency.active:
@@ -532,7 +559,9 @@ class _LineImporter:
         self.result.seen_ids.update(tx["id"] for tx in rows)
         self._advance_watermark(rows)
         mapped = [self._map(tx) for tx in rows]
-        existing = self.Line._pluggy_existing_lines(self.journal, [values["pluggy_transaction_id"] for values in mapped])
+        existing = self.Line._pluggy_existing_lines(
+            self.journal, [values["pluggy_transaction_id"] for values in mapped]
+        )
         partners = self.Line._pluggy_partners_by_vat(
             self.account.company_id, {values["partner_vat"] for values in mapped if values["partner_vat"]}
         )
