@@ -30,7 +30,7 @@ class AccountBankStatementLine(models.Model):
     pluggy_flag_note = fields.Text(string="Bank Change", readonly=True, copy=False)
 
     def init(self):
-        super().init()
+        res = super().init()
         # The last line of defence against duplicates: whatever races, a transaction exists once per journal.
         create_unique_index(
             self.env.cr,
@@ -38,6 +38,7 @@ class AccountBankStatementLine(models.Model):
             self._table,
             ["journal_id", "pluggy_transaction_id"],
         )
+        return res
 
     # -------------------------------------------------------------------------
     # ACTION METHODS
