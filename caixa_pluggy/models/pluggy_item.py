@@ -146,7 +146,13 @@ class PluggyItem(models.Model):
     def action_open_connect(self):
         """Open the Pluggy Connect widget: for a new bank, or in update mode for this connection."""
         params = {"item_id": self.pluggy_item_id} if len(self) == 1 else {}
-        return {"type": "ir.actions.client", "tag": "caixa_pluggy.connect", "params": params}
+        return {
+            "type": "ir.actions.client",
+            "tag": "caixa_pluggy.connect",
+            "name": _("Reconnect bank") if params else _("Connect bank"),
+            "target": "new",
+            "params": params,
+        }
 
     def action_sync_now(self):
         accounts = self.account_ids.filtered("journal_id")
