@@ -98,7 +98,11 @@ class AccountBankStatementLine(models.Model):
                  WHERE line.journal_id = %s
                    AND line.pluggy_transaction_id IS NOT NULL
                    AND line.pluggy_flag IS DISTINCT FROM 'deleted'
-                   AND NOT (line.pluggy_transaction_id = ANY(%s))
+                   -- An anti-join (hashed), not NOT (id = ANY(array)): that one compares every line with
+                   -- every seen id, quadratic in a first sync's thousands of rows.
+                   AND NOT EXISTS (
+                       SELECT 1 FROM unnest(%s::varchar[]) seen(id) WHERE seen.id = line.pluggy_transaction_id
+                   )
                    AND move.date >= %s
                 """,
                 journal.id,

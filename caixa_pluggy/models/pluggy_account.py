@@ -331,6 +331,11 @@ class PluggyAccount(models.Model):
         if not self.env["pluggy.api"]._has_credentials():
             _logger.info("Pluggy sync skipped: no credentials configured")
             return
+        if self._count_due_accounts() > 1:
+            # Share a backlog from the start: the second job claims accounts too (SKIP LOCKED) now, not
+            # after this one has gone through a whole batch alone. Committed, so that it wakes up at once.
+            self.env.ref("caixa_pluggy.ir_cron_sync_worker")._trigger()
+            self._commit_progress()
         done = 0
         while done < CRON_BATCH_SIZE:
             account = self._claim_due_account()
