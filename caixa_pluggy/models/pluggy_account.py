@@ -297,6 +297,10 @@ class PluggyAccount(models.Model):
             values["transactions_watermark"] = result.watermark
         if result.full_history:
             values["history_pending"] = False
+        elif self.history_pending:
+            # A quick sync (on connect) leaves the history to the cron: the account stays due, so the cron the
+            # connect flow triggers back-fills it now instead of at the next interval.
+            values["next_sync_at"] = fields.Datetime.now()
         if bank_data:
             values.update(self._balance_values(bank_data))
         self.write(values)
