@@ -259,6 +259,7 @@ class PluggyAccount(models.Model):
         window_start = today - timedelta(days=days or self.env["pluggy.api"]._lookback_days())
         result = AccountResult(window_start=window_start, full_history=bool(days))
         importer = _LineImporter(self, result)
+        read_started = fields.Datetime.now()
         # The window is re-read in full on every run: it carries late postings, edits and, by their absence,
         # deletions that a createdAt watermark cannot see.
         for page in client.iter_transaction_pages(self.pluggy_account_id, date_from=window_start):
@@ -280,6 +281,10 @@ class PluggyAccount(models.Model):
             for page in client.iter_transaction_pages(self.pluggy_account_id, ids=sorted(unseen_ids)):
                 importer.apply(page)
         importer.remove_missing(unseen_ids - result.seen_ids)
+        if not result.watermark and not self.transactions_watermark:
+            # No row at Pluggy yet: everything created before this read was read. Without a watermark, a row
+            # posted later with a date before the look-back window would never be looked for.
+            result.watermark = format_datetime(read_started)
         return result
 
     def _store_sync_state(self, result, bank_data):

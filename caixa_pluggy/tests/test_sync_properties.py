@@ -13,7 +13,7 @@ import random
 import uuid
 from decimal import Decimal
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from odoo.tests import tagged
@@ -176,6 +176,9 @@ class TestSyncProperties(SyncMixin, PluggyCase):
 
     @settings(max_examples=20, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(initial=history, plan=st.lists(steps, min_size=1, max_size=14), import_pending=st.booleans())
+    # Found by this test: an account with no row yet had no watermark, so a late posting dated before the
+    # look-back window was never imported.
+    @example(initial=[(-23851, 59, False)], plan=[("late", 1, 31, 11)], import_pending=False)
     def test_unreconciled_lines_equal_pluggys_posted_transactions_amount_for_amount(
         self, initial, plan, import_pending
     ):
