@@ -207,6 +207,14 @@ class Odoo:
             shutil.rmtree(Path(self.data_dir) / "filestore" / name, ignore_errors=True)
 
 
+def drop_stale_databases():
+    """Databases a killed earlier run left behind (its process is gone): named caixa_rel_<pid>[_c<n>]."""
+    for (name,) in sql("postgres", "SELECT datname FROM pg_database WHERE datname LIKE 'caixa_rel_%'"):
+        pid = name.split("_")[2]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            drop_database(name)
+
+
 @pytest.fixture(scope="session")
 def odoo_template(tmp_path_factory, emulator):
     """(database, data dir) of one throwaway database with caixa_pluggy installed, for the whole session."""
@@ -217,7 +225,7 @@ def odoo_template(tmp_path_factory, emulator):
         return
     data_dir = tmp_path_factory.mktemp("odoo-data")
     name = f"caixa_rel_{os.getpid()}"
-    drop_database(name)
+    drop_stale_databases()
     try:
         install_database(name, data_dir, data_dir / "install.log")
         yield name, data_dir
