@@ -46,7 +46,8 @@ class CaixaPluggyController(http.Controller):
     def _optional_id(self, value):
         if value in (None, False, ""):
             return None
-        if not isinstance(value, str) or len(value) > MAX_ID_LENGTH:
+        # A NUL character or a lone surrogate would fail the connection's lookup in PostgreSQL with a 500.
+        if not isinstance(value, str) or len(value) > MAX_ID_LENGTH or not _storable(value):
             raise UserError(_("The bank connection id is not valid."))
         return value
 

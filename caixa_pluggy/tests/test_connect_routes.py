@@ -218,11 +218,10 @@ class TestConnectRoutes(PluggyHttpCase):
 
     @mute_logger(HTTP_LOGGER)
     def test_malformed_item_id_is_refused(self):
-        for item_id in (123, ["a"], {"id": "a"}, "x" * 500):
-            with self.subTest(item_id=str(item_id)[:20]):
-                self.assertRefused(
-                    self.jsonrpc(CONNECT_TOKEN, {"item_id": item_id}), "UserError", "not valid"
-                )
+        for item_id in (123, ["a"], {"id": "a"}, "x" * 500, "\x00", "item\udfff"):
+            for route in (CONNECT_TOKEN, CALLBACK):
+                with self.subTest(route=route, item_id=ascii(item_id)[:20]):
+                    self.assertRefused(self.jsonrpc(route, {"item_id": item_id}), "UserError", "not valid")
         self.assertEqual(self.pluggy.connect_tokens, [])
 
     @mute_logger(HTTP_LOGGER)
