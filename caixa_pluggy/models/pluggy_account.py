@@ -340,6 +340,7 @@ class PluggyAccount(models.Model):
         if not self.env["pluggy.api"]._has_credentials():
             _logger.info("Pluggy sync skipped: no credentials configured")
             return
+        self.env["pluggy.webhook.event"]._auto_register_webhooks()
         if self._count_due_accounts() > 1:
             # Share a backlog from the start: the second job claims accounts too (SKIP LOCKED) now, not
             # after this one has gone through a whole batch alone. Committed, so that it wakes up at once.
