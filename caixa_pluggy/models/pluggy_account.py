@@ -179,6 +179,7 @@ class PluggyAccount(models.Model):
         """
         summary = SyncSummary()
         client = self.env["pluggy.api"]._get_client()
+        self._analyze_stale_tables()
         with client:
             for item, accounts in self.filtered("journal_id").grouped("item_id").items():
                 # Only the sync holding the connection's row writes it: a concurrent sync of the same
@@ -209,6 +210,34 @@ class PluggyAccount(models.Model):
                     )
                     self._commit_progress()
         return summary
+
+    @api.model
+    def _analyze_stale_tables(self):
+        """Refresh PostgreSQL's statistics of the tables a sync fills, when they are missing or stale.
+
+        Without them (a fresh database, autovacuum off or behind) PostgreSQL plans Odoo's own query for a
+        journal's previous entry number as a scan of the whole journal, so each new line costs more than the
+        last: minutes for a few thousand lines in one account. In its own short transaction, so that the lock
+        ANALYZE takes is not held while the lines are imported.
+        """
+        if modules.module.current_test:
+            return
+        with self.env.registry.cursor() as cr:
+            cr.execute(
+                SQL(
+                    """
+                    SELECT relname
+                      FROM pg_stat_user_tables
+                     WHERE relname IN ('account_move', 'account_move_line', 'account_bank_statement_line')
+                       AND (COALESCE(last_analyze, last_autoanalyze) IS NULL
+                            OR n_mod_since_analyze > 50 + n_live_tup / 5)
+                    """
+                )
+            )
+            tables = [table for (table,) in cr.fetchall()]
+            if tables:
+                _logger.info("Pluggy sync: refreshing the statistics of %s", ", ".join(tables))
+                cr.execute(SQL("ANALYZE %s", SQL(", ").join(SQL.identifier(table) for table in tables)))
 
     @api.model
     def _read_bank_accounts(self, item, client):
@@ -596,6 +625,10 @@ class _LineImporter:
                 self._apply_change(line, values, partners)
         if to_create:
             self.result.created_ids += self.Line.create(to_create).ids
+            # A long history is imported page by page in one transaction: written to the database, the page's
+            # lines, entries and journal items leave the ORM cache, so that memory stays flat whatever the
+            # number of pages instead of holding every record created so far.
+            self.env.invalidate_all(flush=True)
 
     def missing_in_window(self):
         """Transaction ids of the lines dated in the re-read window that Pluggy did not return."""
