@@ -205,7 +205,13 @@ class Steps:
                 )
             return {"account_ids": accounts.ids, "floor_journals": floor, "oca_providers": oca}
 
-        return self.untimed(block)
+        prepared = self.untimed(block)
+        # Every configuration starts from fresh planner statistics, as autovacuum keeps a production database
+        # (it is off on some clusters): the floor and OCA are then measured with PostgreSQL's good plans, and
+        # our sync refreshes them on its own (timed) when the floor's lines made them stale.
+        with self.registry.cursor() as cr:
+            cr.execute("ANALYZE account_move, account_move_line, account_bank_statement_line")
+        return prepared
 
     def _register_item(self, env, item_id):
         """The connection as the callback registers it, without the callback's quick first sync.
@@ -362,7 +368,7 @@ class Steps:
 
         def backfill_due(env):
             """The history is left to the cron the callback triggered: those accounts must be due now."""
-            accounts = env["pluggy.account"].search([("journal_id", "in", result["journal_ids"])])
+            accounts = env["pluggy.item"].search([("pluggy_item_id", "=", item_id)]).account_ids
             return len(accounts.filtered(lambda a: a.history_pending and a.next_sync_at <= datetime.now()))
 
         result.update(found)

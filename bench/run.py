@@ -377,7 +377,8 @@ def render_table(rows):
         queries = row.get("queries")
         if step == "first_lines":
             count, returned = row.get("first_lines_count", "?"), fmt(row["callback_s"], 1)
-            name += f" ({count} lines; callback returned at {returned} s)"
+            due = f"{row.get('backfill_due', '?')}/{row['accounts']}"
+            name += f" ({count} lines; callback returned at {returned} s; history back-fill due: {due})"
         if step.startswith("workers"):
             queries = None
             name += (
