@@ -23,6 +23,10 @@ WATERMARK_MARGIN = timedelta(hours=1)
 CRON_BATCH_SIZE = 10
 # A failed account is due again after this pause (or the sync interval, when shorter).
 RETRY_AFTER_FAILURE = timedelta(minutes=30)
+# The first lines of a new connection, imported while the Connect widget waits (Odoo spends tens of ms per
+# line): shared among its accounts, at least FIRST_BATCH_MIN_LINES each; the cron back-fills the rest.
+FIRST_BATCH_LINES = 50
+FIRST_BATCH_MIN_LINES = 10
 
 
 class PluggyAccount(models.Model):
@@ -173,8 +177,9 @@ class PluggyAccount(models.Model):
         """Import the transactions of these accounts from Pluggy.
 
         Each account is synced in its own savepoint and, outside tests, committed on its own: one failing
-        account never rolls back or blocks the others. ``quick`` reads only the look-back window, so that a
-        new connection shows its latest lines at once and the cron back-fills the history.
+        account never rolls back or blocks the others. ``quick``, a number of lines per account, imports only
+        the latest lines of the look-back window, so that a new connection shows them at once and the cron
+        back-fills the history.
         ``transaction_ids`` (from a webhook) are re-read too: those Pluggy no longer returns were deleted.
         """
         summary = SyncSummary()
@@ -282,12 +287,25 @@ class PluggyAccount(models.Model):
         return _try_lock_row(self)
 
     def _import_transactions(self, client, *, quick, transaction_ids=None):
-        """Read Pluggy's changes for this account and apply them to its journal's lines."""
+        """Read Pluggy's changes for this account and apply them to its journal's lines.
+
+        ``quick`` (a number of lines) imports only the newest lines of the look-back window and leaves the
+        watermark and the history to the next full sync.
+        """
         today = fields.Date.today()
         days = self.env["pluggy.api"]._history_days() if self.history_pending and not quick else None
         window_start = today - timedelta(days=days or self.env["pluggy.api"]._lookback_days())
         result = AccountResult(window_start=window_start, full_history=bool(days))
         importer = _LineImporter(self, result)
+        if quick:
+            rows = [
+                tx
+                for page in client.iter_transaction_pages(self.pluggy_account_id, date_from=window_start)
+                for tx in page
+            ]
+            importer.apply(_newest(rows, quick))
+            result.watermark = None
+            return result
         read_started = fields.Datetime.now()
         # The window is re-read in full on every run: it carries late postings, edits and, by their absence,
         # deletions that a createdAt watermark cannot see.
@@ -694,6 +712,13 @@ def _try_lock_row(record):
     except (psycopg2.errors.LockNotAvailable, psycopg2.errors.SerializationFailure):
         return False
     return True
+
+
+def _newest(rows, count):
+    """The ``count`` latest rows by bank date, then by Pluggy's creation time."""
+    return sorted(rows, key=lambda tx: (tx.get("date") or "", tx.get("createdAt") or ""), reverse=True)[
+        :count
+    ]
 
 
 def _fingerprint(values):

@@ -6,6 +6,7 @@ from odoo.exceptions import AccessError, UserError
 
 from ..pluggy import errors as pluggy_errors
 from ..pluggy.dates import parse_datetime
+from .pluggy_account import FIRST_BATCH_LINES, FIRST_BATCH_MIN_LINES
 
 _logger = logging.getLogger(__name__)
 
@@ -247,13 +248,14 @@ class PluggyItem(models.Model):
 
     def _start_first_sync(self, accounts):
         """Import the latest lines at once, so the accountant sees them in seconds; the cron back-fills
-        history.
+        the rest of the window and the history.
 
         As superuser, like the cron: an accounting administrator may connect banks without the right to
         create statement lines by hand (Odoo's "Show Full Accounting Features"), and the import must not
         depend on it.
         """
-        accounts.sudo()._sync(quick=True)
+        per_account = max(FIRST_BATCH_MIN_LINES, FIRST_BATCH_LINES // len(accounts))
+        accounts.sudo()._sync(quick=per_account)
         self.env.ref("caixa_pluggy.ir_cron_sync").sudo()._trigger()
 
     # -------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from odoo.modules.registry import DummyRLock, Registry
 from odoo.tests import BaseCase, get_db_name, tagged
 from odoo.tools import mute_logger
 
+from odoo.addons.caixa_pluggy.models.pluggy_account import FIRST_BATCH_LINES
 from odoo.addons.caixa_pluggy.models.pluggy_api import PluggyApi
 from odoo.addons.caixa_pluggy.pluggy import PluggyClient
 
@@ -109,6 +110,35 @@ class TestSync(SyncMixin, PluggyCase):
         self.assertEqual(len(self.lines(journal)), 8)
         journal.pluggy_account_id._sync()
         self.assertEqual(len(self.lines(journal)), 8)
+
+    def test_connect_imports_only_the_newest_lines_and_the_cron_brings_the_rest(self):
+        item = self.pluggy.add_item(self.client_user_id)
+        account = self.pluggy.add_account(item)
+        busy_day = [self.pluggy.add_transaction(account, "-1.00", on=self.days_ago(0)) for _ in range(40)]
+        yesterday = [self.pluggy.add_transaction(account, "-2.00", on=self.days_ago(1)) for _ in range(40)]
+        older = [
+            self.pluggy.add_transaction(account, "-3.00", on=self.days_ago(day)) for day in range(40, 50)
+        ]
+
+        result = self.connect(item)
+
+        journal = self.env["account.journal"].browse(result["journal_ids"])
+        first_batch = self.lines(journal)
+        self.assertEqual(len(first_batch), FIRST_BATCH_LINES)
+        self.assertEqual(set(first_batch.mapped("date")), {self.days_ago(0), self.days_ago(1)})
+        self.assertLessEqual({tx["id"] for tx in busy_day}, set(first_batch.mapped("pluggy_transaction_id")))
+        pluggy_account = journal.pluggy_account_id
+        self.assertTrue(pluggy_account.history_pending)
+        # Due at once: the cron the callback triggered claims it (its own transaction sees it as due).
+        self.assertLessEqual(pluggy_account.next_sync_at, fields.Datetime.now())
+
+        pluggy_account._sync()
+
+        self.assertEqual(
+            sorted(self.lines(journal).mapped("pluggy_transaction_id")),
+            sorted(tx["id"] for tx in busy_day + yesterday + older),
+        )
+        self.assertFalse(pluggy_account.history_pending)
 
     def test_two_syncs_in_a_row_create_no_duplicate(self):
         item = self.pluggy.add_item(self.client_user_id)
