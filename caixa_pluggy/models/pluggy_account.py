@@ -1,6 +1,8 @@
 import hashlib
 import logging
-from datetime import timedelta
+from collections import namedtuple
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 
 import psycopg2
 
@@ -27,6 +29,8 @@ RETRY_AFTER_FAILURE = timedelta(minutes=30)
 # line): shared among its accounts, at least FIRST_BATCH_MIN_LINES each; the cron back-fills the rest.
 FIRST_BATCH_LINES = 50
 FIRST_BATCH_MIN_LINES = 10
+# Look-back windows read from Pluggy at the same time when several accounts are synced together.
+PREFETCH_THREADS = 4
 
 
 class PluggyAccount(models.Model):
@@ -185,36 +189,47 @@ class PluggyAccount(models.Model):
         summary = SyncSummary()
         client = self.env["pluggy.api"]._get_client()
         self._analyze_stale_tables()
-        with client:
-            for item, accounts in self.filtered("journal_id").grouped("item_id").items():
-                # Only the sync holding the connection's row writes it: a concurrent sync of the same
-                # connection (a button during the cron, a second cron worker) reads the balances and goes on,
-                # instead of waiting for that row until the other commits and then failing on it.
-                if _try_lock_row(item):
-                    bank_accounts = item._refresh_from_pluggy(client)
-                else:
-                    bank_accounts = self._read_bank_accounts(item, client)
-                for account in accounts:
-                    summary.add(
-                        account,
-                        account._sync_one(
-                            client, bank_accounts, quick=quick, transaction_ids=transaction_ids
-                        ),
-                    )
-                    self._commit_progress()
-                if _try_lock_row(item):
-                    # Every account of the connection, not only this call's: the cron syncs one at a time.
-                    failing = item.account_ids.filtered(
-                        lambda account: account.journal_id and account.last_sync_error
-                    )
-                    item.write(
-                        {
-                            "last_sync_at": fields.Datetime.now(),
-                            "last_sync_error": "\n".join(failing.mapped("last_sync_error")),
-                        }
-                    )
-                    self._commit_progress()
+        with client, ThreadPoolExecutor(PREFETCH_THREADS, thread_name_prefix="pluggy-read") as pool:
+            try:
+                for item, accounts in self.filtered("journal_id").grouped("item_id").items():
+                    accounts._sync_connection(item, client, pool, summary, quick, transaction_ids)
+            finally:
+                # Reads of accounts that were not reached (a crash, a lock held elsewhere) are not waited for.
+                pool.shutdown(cancel_futures=True)
         return summary
+
+    def _sync_connection(self, item, client, pool, summary, quick, transaction_ids):
+        """Sync these accounts of one connection, then record the connection's state."""
+        prefetched = self._prefetch_reads(pool, client, quick)
+        # Only the sync holding the connection's row writes it: a concurrent sync of the same connection (a
+        # button during the cron, a second cron worker) reads the balances and goes on, instead of waiting
+        # for that row until the other commits and then failing on it.
+        if _try_lock_row(item):
+            bank_accounts = item._refresh_from_pluggy(client)
+        else:
+            bank_accounts = self._read_bank_accounts(item, client)
+        for account in self:
+            result = account._sync_one(
+                client,
+                bank_accounts,
+                quick=quick,
+                transaction_ids=transaction_ids,
+                prefetched=prefetched.get(account.id),
+            )
+            summary.add(account, result)
+            self._commit_progress()
+        if _try_lock_row(item):
+            # Every account of the connection, not only this call's: the cron syncs one at a time.
+            failing = item.account_ids.filtered(
+                lambda account: account.journal_id and account.last_sync_error
+            )
+            item.write(
+                {
+                    "last_sync_at": fields.Datetime.now(),
+                    "last_sync_error": "\n".join(failing.mapped("last_sync_error")),
+                }
+            )
+            self._commit_progress()
 
     @api.model
     def _analyze_stale_tables(self):
@@ -253,7 +268,7 @@ class PluggyAccount(models.Model):
             _logger.info("Could not read the balances of Pluggy item %s: %s", item.pluggy_item_id, error)
             return {}
 
-    def _sync_one(self, client, bank_accounts, *, quick=False, transaction_ids=None):
+    def _sync_one(self, client, bank_accounts, *, quick=False, transaction_ids=None, prefetched=None):
         """Sync one account; returns its AccountResult, or None when another sync holds it."""
         self.ensure_one()
         try:
@@ -261,7 +276,9 @@ class PluggyAccount(models.Model):
                 if not self._try_lock():
                     _logger.info("Pluggy account %s is already being synced: skipped", self.pluggy_account_id)
                     return None
-                result = self._import_transactions(client, quick=quick, transaction_ids=transaction_ids)
+                result = self._import_transactions(
+                    client, quick=quick, transaction_ids=transaction_ids, prefetched=prefetched
+                )
                 self._store_sync_state(result, bank_accounts.get(self.pluggy_account_id))
         except pluggy_errors.PluggyError as error:
             message = self.item_id._describe_sync_failure(error)
@@ -286,37 +303,58 @@ class PluggyAccount(models.Model):
         """Lock this account's row until the transaction ends; False when another sync holds it."""
         return _try_lock_row(self)
 
-    def _import_transactions(self, client, *, quick, transaction_ids=None):
+    def _read_plan(self, quick):
+        """What to read from Pluggy for this account: the window and, after the first sync, the rows created
+        since the watermark. The window is re-read in full on every run: it carries late postings, edits and,
+        by their absence, deletions that a createdAt watermark cannot see."""
+        Api = self.env["pluggy.api"]
+        days = Api._history_days() if self.history_pending and not quick else None
+        since = None
+        if self.transactions_watermark and not quick:
+            since = parse_datetime(self.transactions_watermark) - WATERMARK_MARGIN
+        return _ReadPlan(
+            self.pluggy_account_id,
+            fields.Date.today() - timedelta(days=days or Api._lookback_days()),
+            bool(days),
+            since,
+        )
+
+    def _prefetch_reads(self, pool, client, quick):
+        """Start reading the look-back windows of these accounts at once, each in a thread of ``pool``, while
+        the first accounts are written: Pluggy's latency is paid once instead of once per account. Only when
+        several accounts are synced, and never for a history back-fill, whose rows are streamed page by page
+        to keep memory flat."""
+        if len(self) < 2:
+            return {}
+        plans = {account.id: account._read_plan(quick) for account in self}
+        return {
+            account_id: (plan, pool.submit(plan.fetch, client))
+            for account_id, plan in plans.items()
+            if not plan.full_history
+        }
+
+    def _import_transactions(self, client, *, quick, transaction_ids=None, prefetched=None):
         """Read Pluggy's changes for this account and apply them to its journal's lines.
 
         ``quick`` (a number of lines) imports only the newest lines of the look-back window and leaves the
-        watermark and the history to the next full sync.
+        watermark and the history to the next full sync. ``prefetched`` is ``(plan, future)`` from
+        :meth:`_prefetch_reads`, used when this account's state still asks for that very plan.
         """
-        today = fields.Date.today()
-        days = self.env["pluggy.api"]._history_days() if self.history_pending and not quick else None
-        window_start = today - timedelta(days=days or self.env["pluggy.api"]._lookback_days())
-        result = AccountResult(window_start=window_start, full_history=bool(days))
+        plan = self._read_plan(quick)
+        result = AccountResult(window_start=plan.window_start, full_history=plan.full_history)
         importer = _LineImporter(self, result)
+        if prefetched and prefetched[0] == plan:
+            reads = prefetched[1].result()
+        else:
+            reads = plan.stream(client)
         if quick:
-            rows = [
-                tx
-                for page in client.iter_transaction_pages(self.pluggy_account_id, date_from=window_start)
-                for tx in page
-            ]
-            importer.apply(_newest(rows, quick))
+            importer.apply(_newest([tx for page in reads.window_pages for tx in page], quick))
             result.watermark = None
             return result
-        read_started = fields.Datetime.now()
-        # The window is re-read in full on every run: it carries late postings, edits and, by their absence,
-        # deletions that a createdAt watermark cannot see.
-        for page in client.iter_transaction_pages(self.pluggy_account_id, date_from=window_start):
+        for page in reads.window_pages:
             importer.apply(page, in_window=True)
-        if self.transactions_watermark:
-            since = parse_datetime(self.transactions_watermark) - WATERMARK_MARGIN
-            for page in client.iter_transaction_pages(
-                self.pluggy_account_id, created_at_from=format_datetime(since)
-            ):
-                importer.apply(page)
+        for page in reads.created_pages:
+            importer.apply(page)
         # Asked for by id and not returned means deleted at Pluggy. Re-checked so: pending rows, which may
         # post under the same id or vanish long after the window has moved past them; the rows a webhook
         # names; and the window's lines Pluggy did not return, which may only have been re-dated out of the
@@ -331,7 +369,7 @@ class PluggyAccount(models.Model):
         if not result.watermark and not self.transactions_watermark:
             # No row at Pluggy yet: everything created before this read was read. Without a watermark, a row
             # posted later with a date before the look-back window would never be looked for.
-            result.watermark = format_datetime(read_started)
+            result.watermark = format_datetime(reads.started)
         return result
 
     def _store_sync_state(self, result, bank_data):
@@ -542,6 +580,29 @@ class PluggyAccount(models.Model):
             "warning" if summary.errors else "success",
             next_action=summary.new_lines_action(self.env),
         )
+
+
+class _ReadPlan(namedtuple("_ReadPlan", "pluggy_account_id window_start full_history since")):
+    """One account's reads from Pluggy; plain values only, so that a thread without a cursor can run them."""
+
+    def stream(self, client):
+        """The pages, read from Pluggy as they are consumed."""
+        window_pages = client.iter_transaction_pages(self.pluggy_account_id, date_from=self.window_start)
+        created_pages = ()
+        if self.since:
+            created_pages = client.iter_transaction_pages(
+                self.pluggy_account_id, created_at_from=format_datetime(self.since)
+            )
+        return _Reads(datetime.now(timezone.utc).replace(tzinfo=None), window_pages, created_pages)
+
+    def fetch(self, client):
+        """The pages, all read now."""
+        reads = self.stream(client)
+        return reads._replace(window_pages=list(reads.window_pages), created_pages=list(reads.created_pages))
+
+
+# ``started``: when the read began (naive UTC), so that rows created afterwards are not taken as read.
+_Reads = namedtuple("_Reads", "started window_pages created_pages")
 
 
 class AccountResult:

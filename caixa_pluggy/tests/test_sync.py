@@ -140,6 +140,32 @@ class TestSync(SyncMixin, PluggyCase):
         )
         self.assertFalse(pluggy_account.history_pending)
 
+    def test_accounts_of_a_connection_are_read_from_pluggy_at_the_same_time(self):
+        item = self.pluggy.add_item(self.client_user_id)
+        bank = self.pluggy.add_account(item)
+        card = self.pluggy.add_account(item, account_type="CREDIT")
+        accounts = self.connect_and_sync(item)
+        new_rows = [self.pluggy.add_transaction(bank, "-5.00"), self.pluggy.add_transaction(card, "-7.00")]
+        # Each account's window read waits until the other account's is in flight too: read one after the
+        # other, the first would wait alone and fail.
+        both_in_flight = threading.Barrier(2, timeout=10)
+        waited = set()
+
+        def wait_for_the_other_account(request):
+            account_id = request.url.params.get("accountId")
+            if "dateFrom" in request.url.params and account_id not in waited:
+                waited.add(account_id)
+                both_in_flight.wait()
+
+        self.pluggy.fault = wait_for_the_other_account
+
+        summary = accounts._sync()
+
+        self.assertEqual(waited, {bank["id"], card["id"]})
+        self.assertFalse(summary.errors)
+        for tx in new_rows:
+            self.assertEqual(len(self.line_of(tx)), 1)
+
     def test_two_syncs_in_a_row_create_no_duplicate(self):
         item = self.pluggy.add_item(self.client_user_id)
         account = self.pluggy.add_account(item)
