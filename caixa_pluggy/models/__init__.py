@@ -1,4 +1,5 @@
 from . import pluggy_api
+from . import pluggy_rate_limit
 from . import res_company
 from . import res_config_settings
 from . import pluggy_item

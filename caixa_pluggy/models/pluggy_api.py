@@ -3,9 +3,6 @@ import hashlib
 import hmac
 import logging
 import os
-import threading
-import time
-from collections import defaultdict, deque
 
 import httpx
 
@@ -31,11 +28,6 @@ PARAMETERS = {
     "caixa_pluggy.api_url": ("PLUGGY_BASE_URL", DEFAULT_API_URL),
     "caixa_pluggy.sdk_url": ("PLUGGY_CONNECT_URL", DEFAULT_SDK_URL),
 }
-# Per user and route: a burst beyond this many calls in the window is refused (the system replaced had it).
-RATE_LIMIT_CALLS = 10
-RATE_LIMIT_WINDOW = 60
-_RATE_LIMIT_LOCK = threading.Lock()
-_RATE_LIMIT_CALLS = defaultdict(deque)
 DEFAULT_HISTORY_DAYS = 90
 DEFAULT_LOOKBACK_DAYS = 10
 
@@ -135,21 +127,17 @@ class PluggyApi(models.AbstractModel):
         return self.env["res.company"]
 
     @api.model
-    def _check_rate_limit(self, route, now=None):
+    def _check_rate_limit(self, route):
         """Refuse a burst of calls to a connect route by one user, saying when to try again.
 
-        Kept in the worker's memory: cheap, and a user's burst lands on the same worker often enough to stop
-        an accidental loop; Pluggy's own limits stay the real guard.
+        Counted in the database, shared by every worker, and in a transaction of its own: a call counts even
+        when its request then fails and is rolled back.
         """
-        now = time.monotonic() if now is None else now
-        with _RATE_LIMIT_LOCK:
-            calls = _RATE_LIMIT_CALLS[(self.env.cr.dbname, route, self.env.uid)]
-            while calls and calls[0] <= now - RATE_LIMIT_WINDOW:
-                calls.popleft()
-            if len(calls) >= RATE_LIMIT_CALLS:
-                wait = int(calls[0] + RATE_LIMIT_WINDOW - now) + 1
-                raise UserError(_("Too many attempts. Try again in %(seconds)s s.", seconds=wait))
-            calls.append(now)
+        # Not named cr: the translation below would take its language from a local cursor, closed by then.
+        with self.env.registry.cursor() as count_cr:
+            wait = self.env(cr=count_cr, su=True)["pluggy.rate.limit"]._count_call(route, self.env.uid)
+        if wait:
+            raise UserError(_("Too many attempts. Try again in %(seconds)s s.", seconds=wait))
 
     # -------------------------------------------------------------------------
     # ERRORS IN PLAIN WORDS

@@ -2,6 +2,7 @@ from . import test_sync
 from . import test_connect_tour
 from . import test_install
 from . import test_connect_routes
+from . import test_rate_limit
 from . import test_settings
 from . import test_connections
 from . import test_webhook

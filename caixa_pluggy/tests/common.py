@@ -15,10 +15,9 @@ import httpx
 import respx
 
 from odoo.tests import HttpCase
+from odoo.tools import SQL
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
-
-from ..models import pluggy_api
 
 BASE_URL = "https://pluggy.test"
 _counter = itertools.count(1)
@@ -298,10 +297,9 @@ class PluggyCase(AccountTestInvoicingCommon):
 class PluggyHttpCase(PluggyCase, HttpCase):
     """PluggyCase over real HTTP: routes run in a server thread of this process, where respx still answers."""
 
-    def setUp(self):
-        super().setUp()
-        # The routes' rate limit lives in the worker's memory; each test starts with a clean slate.
-        pluggy_api._RATE_LIMIT_CALLS.clear()
+    def reset_rate_limit(self):
+        """Forget the calls counted by the routes' rate limit, for tests that call them more often."""
+        self.env.cr.execute(SQL("DELETE FROM pluggy_rate_limit"))
 
     def jsonrpc(self, route, params=None):
         """Call a JSON route as the web client does; returns the decoded reply ({"result"} or {"error"})."""

@@ -18,7 +18,6 @@ from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.caixa_pluggy.controllers import main as controllers
-from odoo.addons.caixa_pluggy.models import pluggy_api
 from odoo.addons.caixa_pluggy.models.pluggy_webhook_event import (
     EVENT_HANDLERS,
     WEBHOOK_ROUTE,
@@ -306,7 +305,7 @@ class TestConnectRoutesHostileInput(PluggyHttpCase):
             ),
         )
         def call(route, params):
-            pluggy_api._RATE_LIMIT_CALLS.clear()
+            self.reset_rate_limit()
             self.pluggy.requests.clear()
             body = {"jsonrpc": "2.0", "method": "call", "id": 1, "params": params}
             reply = self.raw(route, dumped(body))
@@ -341,7 +340,7 @@ class TestConnectRoutesHostileInput(PluggyHttpCase):
             for body in bodies:
                 for route in self.ROUTES:
                     with self.subTest(route=route, body=body):
-                        pluggy_api._RATE_LIMIT_CALLS.clear()
+                        self.reset_rate_limit()
                         response = self.opener.post(
                             self.base_url() + route, data=body, headers={"Content-Type": "application/json"}
                         )

@@ -1,6 +1,7 @@
 """Secrets and limits on a real server: the client secret, the API keys and the webhook secret appear in no
 JSON-RPC reply, web page, export or log line of a full connect, sync, webhook and settings session logged at
-DEBUG everywhere; and a burst of connect calls by one user is told when to try again.
+DEBUG everywhere; and a burst of connect calls by one user is told when to try again, whichever worker
+answers.
 """
 
 import re
@@ -15,7 +16,7 @@ DEBUG_EVERYWHERE = (
     "--log-handler=odoo.sql_db:DEBUG",
     "--log-handler=odoo.http.rpc:DEBUG",
 )
-RATE_LIMIT = 10  # calls per user, route and worker per minute (caixa_pluggy.models.pluggy_api)
+RATE_LIMIT = 10  # calls per user and route per minute, all workers together (models/pluggy_rate_limit.py)
 TRY_AGAIN = re.compile(r"Try again in (\d+) s")
 
 
@@ -94,9 +95,10 @@ def test_a_burst_of_connect_calls_by_one_user_is_told_when_to_try_again(odoo, pl
         told = [TRY_AGAIN.search(reply["error"]["data"]["message"]) for reply in replies if "error" in reply]
         waits = [int(match.group(1)) for match in told if match]
         passed = burst - len(waits)
-        # The limit is kept by each worker: one user gets at most the limit from each of them.
-        assert passed <= workers * RATE_LIMIT, f"{route}: {passed} calls passed"
-        assert len(waits) >= burst - workers * RATE_LIMIT
+        # The limit is kept in the database: the workers together let exactly the limit through, even on the
+        # callback, whose calls all fail (an item Pluggy does not know) and roll their request back.
+        assert passed == RATE_LIMIT, f"{route}: {passed} calls passed"
+        assert len(waits) == burst - RATE_LIMIT
         assert all(1 <= wait <= 60 for wait in waits), waits
         outcomes[route] = (passed, len(waits))
 
