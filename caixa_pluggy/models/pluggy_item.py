@@ -141,6 +141,16 @@ class PluggyItem(models.Model):
         return False
 
     # -------------------------------------------------------------------------
+    # LOW-LEVEL METHODS
+    # -------------------------------------------------------------------------
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        items = super().create(vals_list)
+        self.env["pluggy.webhook.event"]._assign_company(items)
+        return items
+
+    # -------------------------------------------------------------------------
     # ACTION METHODS
     # -------------------------------------------------------------------------
 

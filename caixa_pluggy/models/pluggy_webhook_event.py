@@ -46,6 +46,8 @@ class PluggyWebhookEvent(models.Model):
     event = fields.Char(required=True, readonly=True)
     item_ref = fields.Char(string="Pluggy Item ID", readonly=True, index=True)
     account_ref = fields.Char(string="Pluggy Account ID", readonly=True)
+    # The company of the connection the event names, when it is one of this database's; see the record rules.
+    company_id = fields.Many2one("res.company", readonly=True, index=True)
     payload = fields.Json(string="Raw Payload", readonly=True)
     payload_display = fields.Text(string="Payload", compute="_compute_payload_display")
     state = fields.Selection(
@@ -87,20 +89,28 @@ class PluggyWebhookEvent(models.Model):
     @api.model
     def _receive(self, payload):
         """Store an event once, whatever the retries and replays; returns True when it was new."""
+        item_ref, account_ref = _as_ref(payload.get("itemId")), _as_ref(payload.get("accountId"))
+        # The company is read by the insert below, in SQL.
+        self.env["pluggy.item"].flush_model(["pluggy_item_id", "company_id"])
+        self.env["pluggy.account"].flush_model(["pluggy_account_id", "company_id"])
         query = SQL(
             """
             INSERT INTO pluggy_webhook_event
-                   (event_id, event, item_ref, account_ref, payload, state, attempts,
+                   (event_id, event, item_ref, account_ref, company_id, payload, state, attempts,
                     create_date, write_date, create_uid, write_uid)
-            VALUES (%s, %s, %s, %s, %s, 'new', 0,
-                    NOW() AT TIME ZONE 'UTC', NOW() AT TIME ZONE 'UTC', %s, %s)
+            VALUES (%s, %s, %s, %s,
+                    COALESCE((SELECT company_id FROM pluggy_item WHERE pluggy_item_id = %s),
+                             (SELECT company_id FROM pluggy_account WHERE pluggy_account_id = %s)),
+                    %s, 'new', 0, NOW() AT TIME ZONE 'UTC', NOW() AT TIME ZONE 'UTC', %s, %s)
             ON CONFLICT (event_id) DO NOTHING
             RETURNING id
             """,
             payload["eventId"],
             payload["event"],
-            _as_ref(payload.get("itemId")),
-            _as_ref(payload.get("accountId")),
+            item_ref,
+            account_ref,
+            item_ref,
+            account_ref,
             json.dumps(payload),
             self.env.uid,
             self.env.uid,
@@ -118,6 +128,15 @@ class PluggyWebhookEvent(models.Model):
         if created:
             self._trigger_processing()
         return created
+
+    @api.model
+    def _assign_company(self, items):
+        """Give the events received before their connection was registered (Pluggy may announce a new item
+        before the browser's callback) the connection's company."""
+        for item in items:
+            self.sudo().search([("item_ref", "=", item.pluggy_item_id), ("company_id", "=", False)]).write(
+                {"company_id": item.company_id.id}
+            )
 
     @api.model
     def _trigger_processing(self, at=None):

@@ -104,6 +104,42 @@ class TestSecurity(PluggyCase):
             with self.subTest(user=user.login), self.assertRaises(AccessError):
                 self.env["pluggy.webhook.event"].with_user(user).search([])
 
+    def test_accounting_administrators_read_only_their_companies_webhook_events(self):
+        Event = self.env["pluggy.webhook.event"].sudo()
+        event_a, event_b = (
+            Event.search([("event_id", "=", f"sec-{account.pluggy_account_id}")])
+            for account in (self.account_a, self.account_b)
+        )
+        self.assertEqual((event_a.company_id, event_b.company_id), (self.company, self.company_b))
+        # A bank's status, and a connection of no company here: they name no company.
+        Event._receive({"event": "connector/status_updated", "eventId": "sec-connector", "id": 0})
+        Event._receive({"event": "item/updated", "eventId": "sec-foreign", "itemId": "not-one-of-ours"})
+        orphans = Event.search([("event_id", "in", ("sec-connector", "sec-foreign"))])
+        self.assertEqual(len(orphans), 2)
+        everything = event_a | event_b | orphans
+        system_admin_a = self._user("sec_system_a", "base.group_system")
+        for user, visible in ((self.billing_admin_a, event_a), (system_admin_a, event_a | orphans)):
+            with self.subTest(user=user.login):
+                Inbox = self.env["pluggy.webhook.event"].with_user(user)
+                self.assertEqual(Inbox.search([("id", "in", everything.ids)]), visible)
+                for hidden in everything - visible:
+                    with self.assertRaises(AccessError):
+                        hidden.with_user(user).read(["event", "payload"])
+
+    def test_an_event_received_before_its_connection_gets_the_connection_company(self):
+        # Pluggy may announce a new connection before the browser's callback registers it.
+        item = self.pluggy.add_item(self.client_user_id)
+        self.pluggy.add_account(item)
+        Event = self.env["pluggy.webhook.event"].sudo()
+        Event._receive({"event": "item/created", "eventId": "sec-early", "itemId": item["id"]})
+        early = Event.search([("event_id", "=", "sec-early")])
+        Inbox = self.env["pluggy.webhook.event"].with_user(self.billing_admin_a)
+        self.assertFalse(early.company_id)
+        self.assertFalse(Inbox.search([("id", "=", early.id)]))
+        self.connect(item)
+        self.assertEqual(early.company_id, self.company)
+        self.assertEqual(Inbox.search([("id", "=", early.id)]), early)
+
     # -------------------------------------------------------------------------
     # People without accounting rights, and who may sync
     # -------------------------------------------------------------------------
