@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import psycopg2
 
 from odoo import _, api, fields, models, modules
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, mute_logger
 
 from odoo.addons.base.models.res_bank import sanitize_account_number
@@ -140,11 +140,17 @@ class PluggyAccount(models.Model):
     def action_sync_now(self):
         """Sync these accounts now, and tell the user what changed.
 
-        Whoever may change these accounts may sync them; the import itself runs as superuser, like the cron:
-        Odoo lets only "Show Full Accounting Features" users create statement lines by hand, and an accounting
-        administrator without that option must still be able to click "Sync now".
+        Accountants and accounting administrators who see these accounts may sync them. The import runs as
+        superuser, like the cron: it writes the sync state of the accounts (balance, watermark, pending ids),
+        which accountants may not write, and creates lines, which Odoo lets only "Show Full Accounting
+        Features" users create by hand, while an accounting administrator without that option must still be
+        able to click "Sync now".
         """
-        self.check_access("write")
+        self.check_access("read")
+        if not self.env.su and not self.env.user.has_groups(
+            "account.group_account_user,account.group_account_manager"
+        ):
+            raise AccessError(_("Only accountants and accounting administrators can sync bank accounts."))
         accounts = self.filtered("journal_id")
         if not accounts:
             raise UserError(_("Link the account to a journal before syncing it."))

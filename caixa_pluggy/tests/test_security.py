@@ -179,6 +179,55 @@ class TestSecurity(PluggyCase):
             self.lines_of(self.account_a).filtered(lambda line: line.pluggy_transaction_id == new["id"])
         )
 
+    def test_accountant_cannot_write_what_the_sync_keeps_on_an_account(self):
+        """What the views show read-only is the sync's own state: written through JSON-RPC, a wrong balance
+        would hide a missing line, a watermark in the future would skip every new transaction."""
+        account = self.account_a
+        forged = {
+            "bank_balance": 1_000_000,
+            "transactions_watermark": "2099-01-01T00:00:00.000Z",
+            "pending_transaction_ids": [],
+            "history_pending": False,
+            "next_sync_at": "2099-01-01 00:00:00",
+            "last_sync_error": False,
+            "number": "0000/00000-0",
+            "journal_id": self.env["account.journal"]
+            .search(
+                [
+                    ("company_id", "=", self.company.id),
+                    ("type", "=", "bank"),
+                    ("pluggy_account_id", "=", False),
+                ],
+                limit=1,
+            )
+            .id,
+        }
+        before = account.read(list(forged))
+        for field, value in forged.items():
+            with self.subTest(field=field), self.assertRaises(AccessError):
+                account.with_user(self.accountant_a).write({field: value})
+        account.invalidate_recordset()
+        self.assertEqual(account.read(list(forged)), before)
+
+    def test_accountant_syncs_and_creates_the_opening_balance(self):
+        user = self.accountant_a
+        bank_account = self.pluggy.accounts[self.account_a.item_id.pluggy_item_id][0]
+        for label, call in (
+            ("journal", lambda: self.account_a.journal_id.with_user(user).action_pluggy_sync()),
+            ("account", lambda: self.account_a.with_user(user).action_sync_now()),
+            ("connection", lambda: self.account_a.item_id.with_user(user).action_sync_now()),
+        ):
+            with self.subTest(button=label):
+                new = self.pluggy.add_transaction(bank_account, "-9.99")
+                action = call()
+                self.assertEqual(action["params"]["type"], "success", action["params"]["message"])
+                self.assertIn(new["id"], self.lines_of(self.account_a).mapped("pluggy_transaction_id"))
+        account = self.account_a.with_user(user)
+        self.assertTrue(account.balance_difference)
+        account.action_create_opening_balance()
+        account.invalidate_recordset(["balance_difference"])
+        self.assertEqual(account.balance_difference, 0)
+
     def test_accountant_of_a_cannot_sync_the_accounts_of_b(self):
         with self.assertRaises(AccessError):
             self.account_b.with_user(self.accountant_a).action_sync_now()
