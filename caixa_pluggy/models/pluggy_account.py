@@ -1,4 +1,5 @@
 import hashlib
+import itertools
 import logging
 from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,8 @@ _logger = logging.getLogger(__name__)
 WATERMARK_MARGIN = timedelta(hours=1)
 # How many accounts one cron call syncs before reporting progress and letting Odoo call it again.
 CRON_BATCH_SIZE = 10
+# The prefixes of Odoo's default journal codes (account.journal.get_next_bank_cash_default_code).
+JOURNAL_CODE_PREFIXES = {"bank": "BNK", "credit": "CCD"}
 # A failed account is due again after this pause (or the sync interval, when shorter).
 RETRY_AFTER_FAILURE = timedelta(minutes=30)
 # The first lines of a new connection, imported while the Connect widget waits (Odoo spends tens of ms per
@@ -573,12 +576,31 @@ class PluggyAccount(models.Model):
         values = {
             "name": f"{self.item_id.connector_name or 'Pluggy'} {self.name} {self.number or ''}".strip(),
             "type": journal_type,
+            "code": self._free_journal_code(journal_type),
             "company_id": self.company_id.id,
             "currency_id": self.currency_id.id if self.currency_id != company_currency else False,
         }
         if journal_type == "bank" and self.number:
             values["bank_acc_number"] = self.number
         return values
+
+    def _free_journal_code(self, journal_type):
+        """A journal code no journal of the company has: Odoo's own BNK1..BNK99 (CCD1..CCD99 for cards), then
+        the same sequence on, the prefix shortened to keep the code within its five characters: BN100..BN999,
+        B1000..B9999. Odoo's default stops at 99, and the company's 100th bank journal would have no code."""
+        self.ensure_one()
+        prefix = JOURNAL_CODE_PREFIXES[journal_type]
+        Journal = self.env["account.journal"].with_context(active_test=False)
+        size = Journal._fields["code"].size
+        taken = set(
+            Journal.search(
+                [*Journal._check_company_domain(self.company_id), ("code", "=like", f"{prefix[0]}%")]
+            ).mapped("code")
+        )
+        for number in itertools.count(1):
+            code = prefix[: size - len(str(number))] + str(number)
+            if code not in taken:
+                return code
 
     def _sync_notification(self, summary):
         return self.env["pluggy.item"]._notification(

@@ -382,6 +382,35 @@ class TestConnectRoutes(PluggyHttpCase):
         checking = self.env["pluggy.account"].search([("pluggy_account_id", "=", self.checking["id"])])
         self.assertEqual(checking.journal_id, existing)
 
+    def test_new_journals_get_a_free_code_past_the_company_s_99th(self):
+        """Odoo's default codes stop at BNK99 and CCD99: the 100th bank or card journal gets one further."""
+        Journal = self.env["account.journal"]
+        for prefix in ("BNK", "CCD"):
+            taken = set(
+                Journal.search(
+                    [("company_id", "=", self.company.id), ("code", "=like", f"{prefix}%")]
+                ).mapped("code")
+            )
+            Journal.create(
+                [
+                    {"name": f"Old journal {code}", "code": code, "type": "general"}
+                    for code in (f"{prefix}{number}" for number in range(1, 100))
+                    if code not in taken
+                ]
+            )
+        Journal.create({"name": "Old journal BN100", "code": "BN100", "type": "general"})
+        self.assertGreaterEqual(Journal.search_count([("company_id", "=", self.company.id)]), 199)
+        item = self.pluggy_item()
+        self.pluggy.add_account(item, number="0001/98765-0")
+        self.result(self.jsonrpc(CALLBACK, {"item_id": item["id"]}))
+        journals = (
+            self.env["pluggy.item"].search([("pluggy_item_id", "=", item["id"])]).account_ids.journal_id
+        )
+        self.assertEqual(
+            sorted((journal.type, journal.code) for journal in journals),
+            [("bank", "BN101"), ("bank", "BN102"), ("credit", "CC100")],
+        )
+
     def test_journal_of_another_currency_is_not_reused(self):
         """A USD journal fed BRL amounts would show wrong balances: a BRL journal is created instead."""
         other = self.env["account.journal"].create(
