@@ -35,20 +35,29 @@ class CaixaPluggyController(http.Controller):
         self._check_can_connect()
         item_id = self._optional_id(item_id)
         if not item_id:
-            raise UserError(_("The bank connection id is missing."))
+            raise UserError(
+                _("The bank connection id is missing. Close this window and click Connect bank again.")
+            )
         request.env["pluggy.api"]._check_rate_limit("callback")
         return request.env["pluggy.item"]._connect_callback(item_id)
 
     def _check_can_connect(self):
         if not request.env.user.has_group("account.group_account_manager"):
-            raise AccessError(_("Only accounting administrators can connect banks."))
+            raise AccessError(
+                _(
+                    "Only accounting administrators can connect banks. Ask one to do it, or ask for that "
+                    "access right."
+                )
+            )
 
     def _optional_id(self, value):
         if value in (None, False, ""):
             return None
         # A NUL character or a lone surrogate would fail the connection's lookup in PostgreSQL with a 500.
         if not isinstance(value, str) or len(value) > MAX_ID_LENGTH or not _storable(value):
-            raise UserError(_("The bank connection id is not valid."))
+            raise UserError(
+                _("The bank connection id is not valid. Close this window and click Connect bank again.")
+            )
         return value
 
     # -------------------------------------------------------------------------

@@ -153,10 +153,20 @@ class PluggyAccount(models.Model):
         if not self.env.su and not self.env.user.has_groups(
             "account.group_account_user,account.group_account_manager"
         ):
-            raise AccessError(_("Only accountants and accounting administrators can sync bank accounts."))
+            raise AccessError(
+                _(
+                    "Only accountants and accounting administrators can sync bank accounts. Ask one of them "
+                    "to sync it."
+                )
+            )
         accounts = self.filtered("journal_id")
         if not accounts:
-            raise UserError(_("Link the account to a journal before syncing it."))
+            raise UserError(
+                _(
+                    "Link the account to a journal before syncing it: choose one in the Journal column of "
+                    "its connection's Accounts tab."
+                )
+            )
         summary = accounts.sudo()._sync()
         return accounts._sync_notification(summary)
 
@@ -296,7 +306,11 @@ class PluggyAccount(models.Model):
             return AccountResult(error=message)
         except Exception as error:  # noqa: BLE001 - one broken account must never stop the others
             _logger.exception("Pluggy sync of account %s crashed", self.pluggy_account_id)
-            message = _("The sync failed unexpectedly: %(error)s", error=error)
+            message = _(
+                "The sync of this account failed unexpectedly; the next sync tries again. If it keeps "
+                "failing, send this message and Odoo's log to whoever maintains your Odoo: %(error)s",
+                error=error,
+            )
             self._record_failure(message)
             return AccountResult(error=message)
         return result
@@ -513,7 +527,13 @@ class PluggyAccount(models.Model):
             self.env["res.currency"].with_context(active_test=False).search([("name", "=", code)], limit=1)
         )
         if not currency:
-            raise UserError(_("The currency %(code)s of a Pluggy account is unknown to Odoo.", code=code))
+            raise UserError(
+                _(
+                    "The currency %(code)s of a Pluggy account is unknown to Odoo. Add it in Invoicing > "
+                    "Configuration > Accounting > Currencies, then connect the bank again.",
+                    code=code,
+                )
+            )
         if not currency.active:
             currency.sudo().active = True
         return currency

@@ -92,8 +92,8 @@ class PluggyApi(models.AbstractModel):
         if not self._has_credentials():
             raise UserError(
                 _(
-                    "Set your Pluggy credentials in Accounting > Configuration > Settings > "
-                    "Pluggy Open Finance."
+                    "Set your Pluggy credentials first: a system administrator enters them in Invoicing "
+                    "(Accounting) > Configuration > Settings > Pluggy Open Finance."
                 )
             )
         return PluggyClient(
@@ -166,5 +166,13 @@ class PluggyApi(models.AbstractModel):
                 status=error.status,
             )
         if isinstance(error, pluggy_errors.PluggyNotFound):
-            return _("Pluggy no longer knows this connection or account (%(error)s).", error=error)
-        return _("Pluggy answered: %(error)s", error=error)
+            return _(
+                "Pluggy no longer knows this connection or account (%(error)s). Connect the bank again with "
+                "Connect bank; the lines already imported are kept.",
+                error=error,
+            )
+        return _(
+            "Pluggy could not do this (%(error)s). Try again later; if it fails again, send this message to "
+            "Pluggy's support.",
+            error=error,
+        )

@@ -211,7 +211,12 @@ class PluggyItem(models.Model):
         if item_id:
             item = self.search([("pluggy_item_id", "=", item_id), ("company_id", "=", self.env.company.id)])
             if not item:
-                raise AccessError(_("This bank connection does not belong to your current company."))
+                raise AccessError(
+                    _(
+                        "This bank connection does not belong to your current company. Switch to its company "
+                        "(top right) and click Reconnect again."
+                    )
+                )
         client = Api._get_client()
         try:
             with client:
@@ -246,7 +251,12 @@ class PluggyItem(models.Model):
                     raise AccessError(_("This bank connection was not created from this company."))
                 accounts_data = client.list_accounts(item_id)
         except pluggy_errors.PluggyNotFound as error:
-            raise UserError(_("Pluggy does not know this bank connection.")) from error
+            raise UserError(
+                _(
+                    "Pluggy does not know this bank connection. Close this window and click Connect bank "
+                    "again."
+                )
+            ) from error
         except pluggy_errors.PluggyError as error:
             raise UserError(Api._describe_error(error)) from error
         connection = self._upsert_from_pluggy(item_data, company)
@@ -322,7 +332,9 @@ class PluggyItem(models.Model):
         values = {**self._values_from_pluggy(item_data), "active": True}
         if item:
             if item.company_id != company:
-                raise UserError(_("This bank connection belongs to another company."))
+                raise UserError(
+                    _("This bank connection belongs to another company. Switch to that company to use it.")
+                )
             item.write(values)
             return item
         return self.create({**values, "pluggy_item_id": item_data["id"], "company_id": company.id})
@@ -359,7 +371,10 @@ class PluggyItem(models.Model):
                 "The bank was read recently. Pluggy allows a new refresh from %(when)s.",
                 when=next_allowed.strftime("%d/%m/%Y %H:%M"),
             )
-        return _("The bank was read recently. Please try again later.")
+        return _(
+            "The bank was read recently, and Pluggy limits how often it may be read: try again later, in a "
+            "few hours. The scheduled sync goes on meanwhile."
+        )
 
     def _notification(self, message, kind="success", next_action=None):
         return {

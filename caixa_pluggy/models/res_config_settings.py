@@ -113,7 +113,9 @@ class ResConfigSettings(models.TransientModel):
         except pluggy_errors.PluggyError as error:
             return self._pluggy_notification(
                 _(
-                    "Pluggy refused the webhooks: %(error)s",
+                    "Pluggy refused the webhooks: %(error)s Pluggy calls only a public https:// address on a "
+                    "domain name: if it refused this one, make the Webhook URL above that address (Odoo's "
+                    "web.base.url), then click Register webhooks again.",
                     error=self.env["pluggy.api"]._describe_error(error),
                 ),
                 "danger",

@@ -166,10 +166,10 @@ export class PluggyConnectAction extends Component {
             return;
         }
         // The widget shows the error too and lets the user try again; the notification outlives it.
-        this.notification.add(message || _t("Pluggy could not connect to the bank."), {
-            title: _t("Pluggy Connect"),
-            type: "danger",
-        });
+        const text =
+            message ||
+            _t("Pluggy could not connect to the bank. Check your login in the Pluggy window and try again.");
+        this.notification.add(text, { title: _t("Pluggy Connect"), type: "danger" });
     }
 
     onEvent({ event, connector }) {
@@ -216,7 +216,8 @@ export class PluggyConnectAction extends Component {
         } else if (typeof error === "string") {
             this.state.error = error;
         } else {
-            this.state.error = error?.message || _t("Pluggy Connect stopped unexpectedly.");
+            this.state.error =
+                error?.message || _t("Pluggy Connect stopped unexpectedly. Close this window and try again.");
         }
         this.state.canOpenSettings = canOpenSettings;
         this.state.step = "error";
