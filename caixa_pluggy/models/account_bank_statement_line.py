@@ -1,5 +1,6 @@
 from odoo import _, api, fields, models
 from odoo.tools import SQL, create_unique_index
+from odoo.tools.safe_eval import safe_eval
 
 
 class AccountBankStatementLine(models.Model):
@@ -57,6 +58,13 @@ class AccountBankStatementLine(models.Model):
         ):
             if self.env.ref(xmlid, raise_if_not_found=False):
                 action = self.env["ir.actions.act_window"]._for_xml_id(xmlid)
+                # Made for a journal's dashboard card, these actions name the journal as active_id in their
+                # context, which the browser cannot evaluate without one: evaluate it here, as OCA does.
+                journals = self.browse(line_ids).journal_id
+                action["context"] = safe_eval(
+                    action.get("context") or "{}",
+                    {"active_id": journals.id if len(journals) == 1 else False, "active_ids": journals.ids},
+                )
                 action["domain"] = [("id", "in", line_ids)]
                 return action
         action = self.env["ir.actions.act_window"]._for_xml_id("caixa_pluggy.action_pluggy_statement_lines")
