@@ -1,13 +1,15 @@
 /** @odoo-module **/
 /**
  * Tours of the "Connect bank" widget, run by caixa_pluggy/tests/test_connect_tour.py against the local Pluggy
- * emulator, whose Connect stand-in renders a plain DOM modal outside Odoo's dialog: steps acting inside it start
- * with "body" so that the tour runner accepts an element that is not in the topmost Odoo modal.
+ * emulator and its Connect stand-in (see ./utils/pluggy_connect_steps.js).
  */
 import { registry } from "@web/core/registry";
-
-const WIDGET = "body #pluggy-connect-stub";
-const PLUGGY_BANK = `${WIDGET} .pluggy-connect-connector:has(span:contains(/^Pluggy Bank$/))`;
+import {
+    connectPluggyBankSteps,
+    logInSteps,
+    PLUGGY_BANK,
+    WIDGET,
+} from "@caixa_pluggy/../tests/tours/utils/pluggy_connect_steps";
 
 registry.category("web_tour.tours").add("caixa_pluggy_connect_bank", {
     url: "/odoo/action-account.open_account_journal_dashboard_kanban",
@@ -17,26 +19,7 @@ registry.category("web_tour.tours").add("caixa_pluggy_connect_bank", {
             trigger: ".o_control_panel button:contains(Connect bank)",
             run: "click",
         },
-        {
-            content: "Pluggy Connect lists the sandbox banks; pick Pluggy Bank",
-            trigger: PLUGGY_BANK,
-            run: "click",
-        },
-        {
-            content: "Type the sandbox user",
-            trigger: `${WIDGET} form.pluggy-connect-login input[name=user]`,
-            run: "edit user-ok",
-        },
-        {
-            content: "Type the sandbox password",
-            trigger: `${WIDGET} form.pluggy-connect-login input[name=password]`,
-            run: "edit password-ok",
-        },
-        {
-            content: "Log in to the bank",
-            trigger: `${WIDGET} .pluggy-connect-submit`,
-            run: "click",
-        },
+        ...connectPluggyBankSteps(),
         {
             content: "Odoo says how many journals are ready",
             trigger: ".o_notification:contains(/Bank connected: \\d+ journals ready/)",
@@ -143,21 +126,7 @@ registry.category("web_tour.tours").add("caixa_pluggy_reconnect_bank", {
             content: "Pluggy Connect asks for this connection's bank login, with no way to pick another bank",
             trigger: `${WIDGET} form.pluggy-connect-login:has(.pluggy-connect-connector-name:contains(/^Pluggy Bank$/)):not(:has(.pluggy-connect-back:visible))`,
         },
-        {
-            content: "Type the sandbox user",
-            trigger: `${WIDGET} form.pluggy-connect-login input[name=user]`,
-            run: "edit user-ok",
-        },
-        {
-            content: "Type the sandbox password",
-            trigger: `${WIDGET} form.pluggy-connect-login input[name=password]`,
-            run: "edit password-ok",
-        },
-        {
-            content: "Log in to the bank again",
-            trigger: `${WIDGET} .pluggy-connect-submit`,
-            run: "click",
-        },
+        ...logInSteps("Log in to the bank again"),
         {
             content: "Odoo confirms the reconnection",
             trigger: ".o_notification:contains(Bank reconnected.)",
