@@ -2,10 +2,13 @@
 
 Runs only where Odoo is (``$ODOO_PATH``, default /opt/odoo): a newcomer's first run creates the database,
 so this takes a few minutes. It uses a throwaway database and free ports, and drops the database at the end.
+On that database it then walks the newcomer's first hour in headless Chromium
+(caixa_pluggy/tests/test_newcomer_tour.py): connect a bank, sync, reconcile an imported PIX.
 """
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -24,6 +27,7 @@ READY_LINE = "Press Ctrl-C to stop"
 START_TIMEOUT = (
     900  # a first run installs account, l10n_br and OCA's reconciliation: minutes on a busy machine
 )
+TOUR_TIMEOUT = 900
 
 pytestmark = [
     pytest.mark.slow,
@@ -114,11 +118,14 @@ class OdooSession:
         return self.rpc(f"/web/dataset/call_kw/{model}/{method}", params)
 
 
-def drop_database(name):
-    """Drop a database with the Python that runs Odoo (it has psycopg2; the one running pytest may not)."""
-    python = os.environ.get("ODOO_PYTHON") or (
+def odoo_python():
+    """The Python that runs Odoo, as ./run-demo picks it (it has psycopg2; the one running pytest may not)."""
+    return os.environ.get("ODOO_PYTHON") or (
         str(ODOO_PATH / ".venv/bin/python") if (ODOO_PATH / ".venv/bin/python").exists() else "python3"
     )
+
+
+def drop_database(name):
     script = (
         "import os, sys, psycopg2\n"
         "conn = psycopg2.connect(dbname='postgres', host=os.environ.get('PGHOST', '127.0.0.1'),"
@@ -127,7 +134,57 @@ def drop_database(name):
         "conn.autocommit = True\n"
         "conn.cursor().execute('DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)' % sys.argv[1])\n"
     )
-    subprocess.run([python, "-c", script, name], check=True, timeout=120)
+    subprocess.run([odoo_python(), "-c", script, name], check=True, timeout=120)
+
+
+def run_newcomer_tour(env):
+    """Run the newcomer's tour on the demo database, with Odoo's options of ./run-demo.
+
+    It runs in a test cursor with an emulator of its own: the demo database is left as it was. Returns Odoo's
+    exit status and log.
+    """
+    db = env["DEMO_DB"]
+    var = REPO / "var" / "demo" / db
+    command = [
+        odoo_python(),
+        str(ODOO_PATH / "odoo-bin"),
+        "-c",
+        str(var / "odoo.conf"),
+        "-d",
+        db,
+        "--db_host",
+        env.get("PGHOST", "127.0.0.1"),
+        "--db_port",
+        env.get("PGPORT", "5432"),
+        "--db_user",
+        env.get("PGUSER", "root"),
+        f"--addons-path={ODOO_PATH}/addons,{ODOO_PATH}/odoo/addons,{REPO}",
+        "--data-dir",
+        str(var / "data"),
+        "--http-port",
+        str(free_port()),
+        "--max-cron-threads=0",
+        # --test-file runs the tour; the tags leave nothing to Odoo's own test phases, whose post-install one
+        # would build every asset bundle first (a minute here) and run the tour a second time.
+        "--test-file",
+        str(REPO / "caixa_pluggy/tests/test_newcomer_tour.py"),
+        "--test-tags",
+        "caixa_pluggy_demo,-post_install",
+        "--stop-after-init",
+        "--log-level=test",
+    ]
+    if env.get("PGPASSWORD"):
+        command += ["--db_password", env["PGPASSWORD"]]
+    done = subprocess.run(
+        command,
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=TOUR_TIMEOUT,
+    )
+    return done.returncode, done.stdout + done.stderr
 
 
 @pytest.fixture
@@ -210,3 +267,11 @@ def test_run_demo_serves_a_connected_bank_with_a_pix_to_reconcile_stops_on_ctrl_
         assert stop(again, signal.SIGTERM) == (False, False), "a TERM stops both too"
     finally:
         again.kill()
+
+    # A newcomer's first hour on it, in headless Chromium: connect a bank, sync, reconcile an imported PIX.
+    returncode, log = run_newcomer_tour(demo_env)
+    problems = re.findall(r"^\S+ \S+ \d+ (?:WARNING|ERROR|CRITICAL) .*$", log, re.M)
+    assert not problems, "the newcomer's tour failed:\n" + "\n".join(problems)
+    assert re.search(r"\b0 failed, 0 error\(s\) of 1 tests\b", log), log[-3000:]
+    assert not re.search(r"skipped .*TestNewcomerTour", log), log[-3000:]
+    assert returncode == 0, log[-3000:]
