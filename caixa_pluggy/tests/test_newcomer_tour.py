@@ -114,7 +114,7 @@ class TestNewcomerTour(EmulatorTourCase):
         return invoice
 
     def test_connect_sync_and_reconcile_a_pix_with_its_invoice(self):
-        self.start_tour("/odoo", "caixa_pluggy_newcomer", login="admin", timeout=300)
+        self.start_tour("/web/login", "caixa_pluggy_newcomer", timeout=300)
 
         emulator_items = list(self.emulator.state.items)
         connection = self.env["pluggy.item"].search([("pluggy_item_id", "in", emulator_items)])

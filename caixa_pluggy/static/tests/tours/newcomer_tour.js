@@ -1,9 +1,9 @@
 /** @odoo-module **/
 /**
- * A newcomer's first hour on the demo database, run by caixa_pluggy/tests/test_newcomer_tour.py: open the
- * accounting app, connect a bank through the Pluggy Connect widget (the emulator's stand-in), sync it, and
- * reconcile one imported PIX against the open invoice it pays in OCA's reconciliation screen
- * (account_reconcile_oca, installed by the demo, not a dependency of caixa_pluggy).
+ * A newcomer's first hour on the demo database, run by caixa_pluggy/tests/test_newcomer_tour.py: log in as
+ * admin/admin, open the accounting app, connect a bank through the Pluggy Connect widget (the emulator's
+ * stand-in), sync it, and reconcile one imported PIX against the open invoice it pays in OCA's reconciliation
+ * screen (account_reconcile_oca, installed by the demo, not a dependency of caixa_pluggy).
  */
 import { registry } from "@web/core/registry";
 import { stepUtils } from "@web_tour/tour_service/tour_utils";
@@ -16,8 +16,23 @@ const PIX_CARD = `${RECONCILE} .o_kanban_record:has(.o_field_widget[name=partner
 const FORM = `${RECONCILE} .o_account_reconcile_oca_info`;
 
 registry.category("web_tour.tours").add("caixa_pluggy_newcomer", {
-    url: "/odoo",
+    url: "/web/login",
     steps: () => [
+        {
+            content: "Type the demo's login",
+            trigger: "form.oe_login_form input#login",
+            run: "edit admin",
+        },
+        {
+            content: "Type the demo's password",
+            trigger: "form.oe_login_form input#password",
+            run: "edit admin",
+        },
+        {
+            content: "Log in",
+            trigger: "form.oe_login_form button:contains(Log in)",
+            run: "click",
+        },
         ...stepUtils.goToAppSteps("account.menu_finance", "Open the accounting app"),
         {
             content: "The accounting dashboard offers to connect a bank",
