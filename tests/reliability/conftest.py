@@ -39,6 +39,8 @@ HERE = Path(__file__).resolve().parent
 CLIENT_ID = "rel-client-" + secrets.token_hex(6)
 CLIENT_SECRET = "rel-secret-" + secrets.token_hex(16)
 HISTORY_DAYS = 365
+# Databases are named <prefix>_<pid>[_c<n>]: several people sharing one PostgreSQL each set their own prefix.
+DB_PREFIX = os.environ.get("CAIXA_RELIABILITY_DB_PREFIX", "caixa_rel")
 
 
 def pytest_configure(config):
@@ -164,7 +166,7 @@ class Odoo:
         self.servers = []
 
     def new_db(self, **params):
-        name = f"caixa_rel_{os.getpid()}_c{next(_names)}"
+        name = f"{DB_PREFIX}_{os.getpid()}_c{next(_names)}"
         copy_database(self.template, name, self.data_dir)
         self.databases.append(name)
         set_params(
@@ -208,9 +210,11 @@ class Odoo:
 
 
 def drop_stale_databases():
-    """Databases a killed earlier run left behind (its process is gone): named caixa_rel_<pid>[_c<n>]."""
-    for (name,) in sql("postgres", "SELECT datname FROM pg_database WHERE datname LIKE 'caixa_rel_%'"):
-        pid = name.split("_")[2]
+    """Databases a killed earlier run left behind (its process is gone): named <prefix>_<pid>[_c<n>]."""
+    prefix = DB_PREFIX + "_"
+    query = "SELECT datname FROM pg_database WHERE starts_with(datname, %s)"
+    for (name,) in sql("postgres", query, (prefix,)):
+        pid = name[len(prefix) :].split("_")[0]
         if pid.isdigit() and not Path(f"/proc/{pid}").exists():
             drop_database(name)
 
@@ -224,7 +228,7 @@ def odoo_template(tmp_path_factory, emulator):
         yield name, Path(data_dir)
         return
     data_dir = tmp_path_factory.mktemp("odoo-data")
-    name = f"caixa_rel_{os.getpid()}"
+    name = f"{DB_PREFIX}_{os.getpid()}"
     drop_stale_databases()
     try:
         install_database(name, data_dir, data_dir / "install.log")

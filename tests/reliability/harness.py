@@ -128,12 +128,14 @@ def odoo_command(db, data_dir, *extra):
     config.touch()  # an empty config: a developer's ~/.odoorc must not change the run
     return [
         ODOO_PYTHON,
-        str(ODOO_PATH / "odoo-bin"),
+        str(Path(__file__).with_name("launch_odoo.py")),  # odoo-bin of $ODOO_PATH, see there
         "-c",
         str(config),
+        # -d alone serves that one database; with --db-filter, Odoo would open a connection to list every
+        # database on each request that carries no session (a webhook delivery), which costs more than the
+        # route itself.
         "-d",
         db,
-        f"--db-filter=^{db}$",
         "--db_host",
         PG["host"],
         "--db_port",
