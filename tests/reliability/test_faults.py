@@ -3,8 +3,8 @@ words, keeps the account exactly as it was (lines and watermark), and the next r
 once.
 
 One Odoo server and one connected bank serve every case of this module; each case adds its own rows at Pluggy.
-Pages are 5 rows long, so each fault strikes after two pages of lines were already written in the same
-transaction.
+Pages are 5 rows long, and each fault strikes the checking account's read after two of its pages; the card
+account, read at the same time, is left alone.
 """
 
 import time
@@ -108,9 +108,13 @@ def change_the_bank(pluggy, bank, label):
     recent_rows(pluggy, checking, NEW_ROWS, label)
 
 
-def add_faults(pluggy, rules):
+def add_faults(pluggy, rules, account_id):
+    """Faults on the transaction reads of one account (the sync reads its accounts at the same time)."""
     for rule in rules:
-        pluggy.fault(**{"path": "/v2/transactions", "after_pages": AFTER_PAGES, **rule})
+        if rule.get("path"):
+            pluggy.fault(**{"after_pages": AFTER_PAGES, **rule})
+        else:
+            pluggy.fault(path="/v2/transactions", account_id=account_id, after_pages=AFTER_PAGES, **rule)
 
 
 @pytest.mark.parametrize(("rules", "said"), FAILURES)
@@ -122,7 +126,7 @@ def test_fault_past_the_retries_leaves_the_account_as_before_and_the_next_run_co
     change_the_bank(pluggy, bank, f"fault {said}")
     lines_before = lines_by_account(db, accounts)
     watermark_before = odoo_accounts(db)[checking][1]
-    add_faults(pluggy, rules)
+    add_faults(pluggy, rules, checking)
 
     started = time.monotonic()
     message = sync_now(session, db, accounts)
@@ -160,7 +164,7 @@ def test_fault_within_the_retries_is_survived_by_the_same_run(bank, pluggy, figu
     db, session, accounts = bank["db"], bank["session"], bank["accounts"]
     change_the_bank(pluggy, bank, f"survived {rule}")
     keys_before = len(pluggy.api_keys())
-    add_faults(pluggy, [rule])
+    add_faults(pluggy, [rule], accounts[0])
 
     message = sync_now(session, db, accounts)
 

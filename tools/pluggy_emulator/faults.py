@@ -27,6 +27,7 @@ class Faults:
         """Split one ``POST /_emulator/faults`` body into rules; returns them."""
         path = str(body.get("path") or "/")
         method = (body.get("method") or "").upper() or None
+        account_id = body.get("account_id") or None
         skip = int(body.get("after_pages") or body.get("after") or 0)
         added = []
         if body.get("status"):
@@ -67,6 +68,7 @@ class Faults:
         for rule in added:
             rule["path"] = str(rule.get("path") or path)
             rule["method"] = method
+            rule["account_id"] = account_id
             rule["skip"] = int(rule["skip"]) if rule.get("skip") is not None else skip
             rule["fired"] = 0
         with self._lock:
@@ -81,12 +83,14 @@ class Faults:
         with self._lock:
             return [dict(rule) for rule in self.rules]
 
-    def check(self, method: str, path: str) -> tuple[float, bool, ApiError | None]:
+    def check(self, method: str, path: str, query: dict | None = None) -> tuple[float, bool, ApiError | None]:
         """Count this request against the rules: (delay seconds, expire keys now, error to answer or None)."""
         delay, expire, error = 0.0, False, None
         with self._lock:
             for rule in list(self.rules):
                 if not path.startswith(rule["path"]) or (rule["method"] and rule["method"] != method):
+                    continue
+                if rule["account_id"] and (query or {}).get("accountId") != rule["account_id"]:
                     continue
                 if rule["skip"] > 0:
                     rule["skip"] -= 1

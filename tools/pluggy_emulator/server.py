@@ -87,7 +87,7 @@ class _Handler(BaseHTTPRequestHandler):
         if route is None:
             raise ApiError(404 if not path_known else 405, f"Cannot {req.method} {req.path}")
         if not route.control:
-            delay, expire, error = state.faults.check(req.method, req.path)
+            delay, expire, error = state.faults.check(req.method, req.path, req.query)
             if delay:
                 time.sleep(delay)
             if expire:
