@@ -1,6 +1,7 @@
 """What a user and Pluggy do, step by step, against a running Odoo: connect a bank, sync, read the outcome."""
 
 import random
+import time
 from datetime import date, timedelta
 
 from harness import imported_lines, sql
@@ -32,6 +33,11 @@ def odoo_accounts(db):
         "FROM pluggy_account",
     )
     return {row[0]: row[1:] for row in rows}
+
+
+def history_imported(db):
+    """Whether no account waits for its history any more (the cron back-fills it after a connect)."""
+    return not any(history_pending for _id, _watermark, _error, history_pending in odoo_accounts(db).values())
 
 
 def odoo_account_ids(db, pluggy_ids):
@@ -124,3 +130,14 @@ def drain_inbox(session, db, runs=20):
         if not counts.get("new"):
             return counts
     raise AssertionError(f"the webhook inbox is not empty after {runs} runs: {inbox_counts(db)}")
+
+
+def wait_for(condition, timeout, what):
+    """Poll ``condition`` until it returns something true, and return that; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
