@@ -1,6 +1,7 @@
 """A webhook storm on a running Odoo with several workers: 1,000 deliveries, duplicates and out-of-order
-events, posted concurrently. Every request is answered in under a second, each event is stored once, and once
-the inbox is processed the journals hold exactly what Pluggy holds.
+events, posted concurrently while Odoo's cron processes the inbox. Every request is answered in under a
+second, each event is stored once, and once the cron has processed the inbox the journals hold exactly what
+Pluggy holds.
 """
 
 import json
@@ -10,15 +11,22 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from flows import account_ids, bank_changes, connect_bank, drain_inbox, lines_by_account, sync_now
+from flows import (
+    account_ids,
+    bank_changes,
+    connect_bank,
+    history_imported,
+    inbox_counts,
+    lines_by_account,
+    wait_for,
+)
 from harness import duplicate_lines, get_param, log_problems, sql
 
 DELIVERIES = 1000
 COPIES = 4  # each event delivered 4 times: Pluggy retries, replays and our own duplicates
-CONCURRENCY = 8  # senders at once: enough to keep every worker busy, without queueing on 2 cores
+CONCURRENCY = 8  # senders at once: twice the workers, so that each always has a request waiting
 WORKERS = 4
 MAX_LATENCY = 1.0
-OUTLIER_LIMIT = 5.0
 SECRET_HEADER = "X-Caixa-Pluggy-Secret"
 
 
@@ -58,14 +66,39 @@ def storm_events(pluggy, item, foreign_item):
     return events
 
 
+def open_the_web_client_in_every_worker(server):
+    """What a running Odoo has behind it: users opened the web client in each worker. A worker's first page
+    builds its routes, compiles the templates and runs its first full garbage collection, which copies the
+    heap it shares with the master: a second or more on a busy 2-core machine, once in a worker's life."""
+
+    def open_web_client(_index):
+        session = server.session()
+        try:
+            assert session.get("/web").status_code == 200
+        finally:
+            session.close()
+
+    # As many at once as there are workers: a worker busy with one page takes no other, so each gets one.
+    with ThreadPoolExecutor(WORKERS) as pool:
+        for _wave in range(2):
+            list(pool.map(open_web_client, range(WORKERS)))
+
+
+def inbox_processed(db):
+    """The inbox counts by state once no event is left to process, else None."""
+    counts = inbox_counts(db)
+    return None if counts.get("new") else counts
+
+
 def test_storm_of_1000_concurrent_deliveries_is_held_stored_once_and_imported_exactly(odoo, pluggy, figures):
     db = odoo.new_db()
-    server = odoo.server(db, workers=WORKERS)
+    # One cron worker, as in production: it processes the inbox during the storm, woken by the deliveries.
+    server = odoo.server(db, workers=WORKERS, cron_threads=1)
     session = server.session()
     item, _result = connect_bank(session, pluggy, transactions=24, pending=3)
     foreign_item = pluggy.control("POST", "/items", {"clientUserId": "another-database", "transactions": 2})
     ours = account_ids(item)
-    sync_now(session, db, ours)
+    wait_for(lambda: history_imported(db), 300, "the cron to import the history")
     assert lines_by_account(db, ours) == pluggy.expected_lines(ours)
 
     events = storm_events(pluggy, item, foreign_item)
@@ -75,9 +108,8 @@ def test_storm_of_1000_concurrent_deliveries_is_held_stored_once_and_imported_ex
     secret = get_param(db, "caixa_pluggy.webhook_secret")
     url = server.url + "/caixa_pluggy/webhook"
 
+    open_the_web_client_in_every_worker(server)
     with httpx.Client(timeout=30, limits=httpx.Limits(max_connections=CONCURRENCY)) as http:
-        for _warm_up in range(2 * WORKERS):  # each worker has served a request before, as in production
-            http.get(server.url + "/web/health")
 
         def deliver(payload):
             body = json.dumps(payload).encode()
@@ -106,6 +138,7 @@ def test_storm_of_1000_concurrent_deliveries_is_held_stored_once_and_imported_ex
             "storm_max_latency_s": round(max(latencies), 3),
             "storm_median_latency_s": round(statistics.median(latencies), 3),
             "storm_p99_latency_s": round(latencies[int(len(latencies) * 0.99) - 1], 3),
+            "storm_over_1s": sum(1 for latency in latencies if latency >= MAX_LATENCY),
             "storm_requests_per_s": round(DELIVERIES / storm_seconds),
         }
     )
@@ -113,13 +146,10 @@ def test_storm_of_1000_concurrent_deliveries_is_held_stored_once_and_imported_ex
         (result, payload) for result, payload in zip(results, deliveries, strict=True) if result[0] != 200
     ]
     assert statuses == [200] * DELIVERIES, refused[:5]
-    # The route stores and answers; it never processes inline (that re-reads Pluggy: seconds per event). On a
-    # shared 2-core machine a rare answer waits for a worker's CPU slice, so the bound is on the 99th
-    # percentile; the slowest answer is reported in the figures and only a processing-inline slowness fails.
-    p99 = latencies[int(len(latencies) * 0.99) - 1]
-    assert p99 < MAX_LATENCY and max(latencies) < OUTLIER_LIMIT, (
+    # The route stores and answers; it never processes inline (that re-reads Pluggy: seconds per event).
+    assert max(latencies) < MAX_LATENCY, (
         f"slowest answer {max(latencies):.3f} s, median {statistics.median(latencies):.3f} s, "
-        f"p99 {p99:.3f} s, over 1 s: {sum(1 for latency in latencies if latency >= 1)}"
+        f"{sum(1 for latency in latencies if latency >= MAX_LATENCY)} over {MAX_LATENCY} s"
     )
     assert sum(1 for _status, duplicate, _latency in results if duplicate) == DELIVERIES - len(events)
     # Each eventId stored exactly once.
@@ -127,9 +157,8 @@ def test_storm_of_1000_concurrent_deliveries_is_held_stored_once_and_imported_ex
     figures["storm_events_stored_twice"] = stored - distinct
     assert (stored, distinct) == (len(events), len(events))
 
-    # Processing: the cron's "Run manually", as many times as it takes to empty the inbox.
-    counts = drain_inbox(session, db)
-    assert "failed" not in counts and "new" not in counts, counts
+    # Processing: the cron, woken by the deliveries, empties the inbox on its own.
+    counts = wait_for(lambda: inbox_processed(db), 600, "the cron to process the inbox")
     handled = sum(
         1
         for event in events
@@ -137,7 +166,7 @@ def test_storm_of_1000_concurrent_deliveries_is_held_stored_once_and_imported_ex
         and event.get("accountId") != foreign_item["accounts"][0]["id"]
     )
     assert counts == {"done": handled, "ignored": len(events) - handled}
-    assert lines_by_account(db, ours) == pluggy.expected_lines(ours)
+    wait_for(lambda: lines_by_account(db, ours) == pluggy.expected_lines(ours), 120, "the cron's last sync")
     assert duplicate_lines(db) == []
     assert log_problems(server) == []
 
