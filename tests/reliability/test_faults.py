@@ -127,9 +127,12 @@ def test_fault_past_the_retries_leaves_the_account_as_before_and_the_next_run_co
     lines_before = lines_by_account(db, accounts)
     watermark_before = odoo_accounts(db)[checking][1]
     add_faults(pluggy, rules, checking)
+    # Keys refused once fail whichever read asks for a new key first: with the card's and the connection's
+    # read at the same time, not always the checking account's. That case syncs the checking account alone.
+    synced = [checking] if any(rule.get("expire_keys") for rule in rules) else accounts
 
     started = time.monotonic()
-    message = sync_now(session, db, accounts)
+    message = sync_now(session, db, synced)
     elapsed = time.monotonic() - started
 
     # Retried within bounds: every planned failure was consumed (no fewer tries), and the sync gave up instead
@@ -147,9 +150,10 @@ def test_fault_past_the_retries_leaves_the_account_as_before_and_the_next_run_co
     lines_after = lines_by_account(db, accounts)
     assert lines_after[checking] == lines_before[checking]
     assert watermark == watermark_before
-    # The card account of the same connection was synced all the same.
-    assert odoo_accounts(db)[card][2] is None
-    assert lines_after[card] == pluggy.expected_lines([card])[card]
+    if card in synced:
+        # The card account of the same connection was synced all the same.
+        assert odoo_accounts(db)[card][2] is None
+        assert lines_after[card] == pluggy.expected_lines([card])[card]
 
     # The next run completes: every Pluggy row exactly once, the edit applied, the deleted row gone.
     message = sync_now(session, db, accounts)
