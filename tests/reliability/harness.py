@@ -128,7 +128,7 @@ def odoo_command(db, data_dir, *extra):
     config.touch()  # an empty config: a developer's ~/.odoorc must not change the run
     return [
         ODOO_PYTHON,
-        str(Path(__file__).with_name("launch_odoo.py")),  # odoo-bin of $ODOO_PATH, see there
+        str(ODOO_PATH / "odoo-bin"),
         "-c",
         str(config),
         # -d alone serves that one database; with --db-filter, Odoo would open a connection to list every
