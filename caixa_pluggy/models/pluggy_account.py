@@ -215,6 +215,10 @@ class PluggyAccount(models.Model):
             finally:
                 # Reads of accounts that were not reached (a crash, a lock held elsewhere) are not waited for.
                 pool.shutdown(cancel_futures=True)
+        if summary.created_ids:
+            # Right after a large import rather than at the start of the next sync, which is then as cheap as
+            # a sync with nothing new should be.
+            self._analyze_stale_tables()
         return summary
 
     def _sync_connection(self, item, client, pool, summary, quick, transaction_ids):
