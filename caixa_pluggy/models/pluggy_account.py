@@ -3,7 +3,7 @@ import itertools
 import logging
 from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import psycopg2
 
@@ -645,7 +645,7 @@ class _ReadPlan(namedtuple("_ReadPlan", "pluggy_account_id window_start full_his
             created_pages = client.iter_transaction_pages(
                 self.pluggy_account_id, created_at_from=format_datetime(self.since)
             )
-        return _Reads(datetime.now(timezone.utc).replace(tzinfo=None), window_pages, created_pages)
+        return _Reads(fields.Datetime.now(), window_pages, created_pages)
 
     def fetch(self, client):
         """The pages, all read now."""
