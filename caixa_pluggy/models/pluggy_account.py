@@ -240,7 +240,10 @@ class PluggyAccount(models.Model):
                 prefetched=prefetched.get(account.id),
             )
             summary.add(account, result)
-            self._commit_progress()
+            if result and result.changed_lines:
+                # Kept as soon as it is written. An account with nothing new waits for the connection's
+                # commit below: a commit per account would also empty the ORM cache each time.
+                self._commit_progress()
         if _try_lock_row(item):
             # Every account of the connection, not only this call's: the cron syncs one at a time.
             failing = item.account_ids.filtered(
@@ -252,7 +255,7 @@ class PluggyAccount(models.Model):
                     "last_sync_error": "\n".join(failing.mapped("last_sync_error")),
                 }
             )
-            self._commit_progress()
+        self._commit_progress()
 
     @api.model
     def _analyze_stale_tables(self):
@@ -671,6 +674,10 @@ class AccountResult:
         self.seen_ids = set()
         self.pending_ids = set()
         self.watermark = None
+
+    @property
+    def changed_lines(self):
+        return bool(self.created_ids or self.updated or self.removed or self.flagged)
 
 
 class SyncSummary:

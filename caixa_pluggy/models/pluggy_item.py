@@ -319,9 +319,21 @@ class PluggyItem(models.Model):
     def _write_from_pluggy(self, item_data):
         self.ensure_one()
         previous_state = self.state
-        self.write(self._values_from_pluggy(item_data))
+        self._write_changed(self._values_from_pluggy(item_data))
         if self.state == "needs_reconnect" and previous_state != "needs_reconnect":
             self._schedule_reconnect_activity()
+
+    def _write_changed(self, values):
+        """Write only the values that differ from the record's: a sync that finds the connection as it was
+        then writes nothing (no UPDATE, no tracking, no ORM cache invalidated)."""
+        self.ensure_one()
+        changed = {}
+        for name, value in values.items():
+            field = self._fields[name]
+            if field.convert_to_record(field.convert_to_cache(value, self), self) != self[name]:
+                changed[name] = value
+        if changed:
+            self.write(changed)
 
     @api.model
     def _upsert_from_pluggy(self, item_data, company):
@@ -431,8 +443,10 @@ class PluggyItem(models.Model):
             )
 
     def _schedule_consent_activities(self):
-        today = fields.Date.context_today(self)
-        for item in self.filtered("consent_expires_at"):
+        items = self.filtered("consent_expires_at")
+        # Only when some consent expires: reading the user's time zone costs queries on every sync.
+        today = items and fields.Date.context_today(self)
+        for item in items:
             days_left = (item.consent_expires_at.date() - today).days
             if days_left in CONSENT_REMINDER_DAYS:
                 item._schedule_activity_once(
