@@ -34,6 +34,11 @@ FIRST_BATCH_LINES = 50
 FIRST_BATCH_MIN_LINES = 10
 # Look-back windows read from Pluggy at the same time when several accounts are synced together.
 PREFETCH_THREADS = 4
+# A long import refreshes the planner statistics, inside its transaction, after this many lines and then each
+# time the count doubles (see _LineImporter._refresh_statistics).
+ANALYZE_AFTER_LINES = 500
+# The tables a sync fills, whose planner statistics it keeps fresh.
+STATISTICS_TABLES = ("account_move", "account_move_line", "account_bank_statement_line")
 
 
 class PluggyAccount(models.Model):
@@ -274,16 +279,17 @@ class PluggyAccount(models.Model):
                     """
                     SELECT relname
                       FROM pg_stat_user_tables
-                     WHERE relname IN ('account_move', 'account_move_line', 'account_bank_statement_line')
+                     WHERE relname IN %s
                        AND (COALESCE(last_analyze, last_autoanalyze) IS NULL
                             OR n_mod_since_analyze > 50 + n_live_tup / 5)
-                    """
+                    """,
+                    STATISTICS_TABLES,
                 )
             )
             tables = [table for (table,) in cr.fetchall()]
             if tables:
                 _logger.info("Pluggy sync: refreshing the statistics of %s", ", ".join(tables))
-                cr.execute(SQL("ANALYZE %s", SQL(", ").join(SQL.identifier(table) for table in tables)))
+                cr.execute(_analyze_query(tables))
 
     @api.model
     def _read_bank_accounts(self, item, client):
@@ -733,6 +739,7 @@ class _LineImporter:
         self.import_pending = account.company_id.pluggy_import_pending
         self.currency = account.currency_id
         self.Line = self.env["account.bank.statement.line"]
+        self.analyze_at = ANALYZE_AFTER_LINES
 
     def apply(self, transactions, in_window=False):
         rows = [tx for tx in transactions if tx.get("id") and tx["id"] not in self.result.seen_ids]
@@ -767,6 +774,22 @@ class _LineImporter:
             # lines, entries and journal items leave the ORM cache, so that memory stays flat whatever the
             # number of pages instead of holding every record created so far.
             self.env.invalidate_all(flush=True)
+            self._refresh_statistics()
+
+    def _refresh_statistics(self):
+        """Let PostgreSQL see the lines this transaction created, as they grow.
+
+        Odoo numbers each new entry from the journal's previous one, with queries planned from statistics that
+        still count this journal's entries as they were before the import: planned for a handful of rows,
+        they scan every entry written so far, and each line costs more than the last. ANALYZE inside the
+        transaction counts its own new rows; after 500 lines and at each doubling, so a few times per import.
+        The lock it holds until the commit keeps out only another ANALYZE of these tables, never a read or a
+        write; SKIP_LOCKED, because another sync analyzing them is enough and must not be waited for.
+        """
+        if len(self.result.created_ids) < self.analyze_at:
+            return
+        self.analyze_at = 2 * len(self.result.created_ids)
+        self.env.cr.execute(_analyze_query(STATISTICS_TABLES))
 
     def missing_in_window(self):
         """Transaction ids of the lines dated in the re-read window that Pluggy did not return."""
@@ -832,6 +855,10 @@ def _try_lock_row(record):
     except (psycopg2.errors.LockNotAvailable, psycopg2.errors.SerializationFailure):
         return False
     return True
+
+
+def _analyze_query(tables):
+    return SQL("ANALYZE (SKIP_LOCKED) %s", SQL(", ").join(SQL.identifier(table) for table in tables))
 
 
 def _newest(rows, count):
