@@ -400,7 +400,7 @@ def write_results(path, table, summary, machine, args, elapsed):
 - Command: `{args.command}` ({elapsed / 60:.1f} min in all)
 - Machine: {machine["cpu"]}, {machine["nproc"]} cores (nproc), {machine["ram_gb"]} GB RAM,
   {machine["os"]}; load average {machine["load"]} at the start, {machine["load_end"]} at the end
-  (a shared machine: other Odoo test runs and PostgreSQL clients ran at the same time)
+  (the benchmark itself loads about 1 core, 2 in its workers step: more means something else ran)
 - Software: Odoo {machine["odoo"]}, PostgreSQL {machine["postgres"]}, OCA {machine["oca"]}
 
 {table}
