@@ -1,7 +1,9 @@
 """Every public answer of the Pluggy emulator validates against Pluggy's own OpenAPI schemas.
 
-The spec (../shared/pluggy-openapi.json) marks some fields ``nullable`` and leaves others that real responses
-send as null untyped for null, so null in a non-required property counts as absent (pluggy-api.md section 0);
+The spec (tests/data/pluggy-openapi.json: Pluggy's published OpenAPI document, kept here so that every clone
+checks against it; PLUGGY_OPENAPI points to another copy) marks some fields ``nullable`` and leaves others
+that real responses send as null untyped for null, so null in a non-required property counts as absent
+(pluggy-api.md section 0);
 wrong types, missing required fields and unknown enum values still fail.
 """
 
@@ -21,7 +23,7 @@ from tools.pluggy_emulator import start_emulator
 pytestmark = pytest.mark.emulator
 
 SPEC_PATH = Path(
-    os.environ.get("PLUGGY_OPENAPI", Path(__file__).resolve().parents[2] / "shared" / "pluggy-openapi.json")
+    os.environ.get("PLUGGY_OPENAPI", Path(__file__).resolve().parent / "data" / "pluggy-openapi.json")
 )
 CLIENT = {"clientId": "demo-client-id", "clientSecret": "demo-client-secret"}
 
