@@ -51,6 +51,10 @@ def alive(pid):
     return True
 
 
+def _default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class DemoRun:
     """./run-demo in the background, its output collected line by line."""
 
@@ -65,6 +69,9 @@ class DemoRun:
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,  # Ctrl-C of the test run must not reach it: the test sends its own
+            # A test run started in the background (CI, `cmd &`) ignores SIGINT, and a shell cannot trap a
+            # signal ignored when it started: restored, so that the test's own Ctrl-C reaches the trap.
+            preexec_fn=_default_sigint,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -239,7 +246,10 @@ def stop(demo, signum):
     """Send a signal to ./run-demo; returns whether the emulator and Odoo are still alive afterwards."""
     emulator_pid, odoo_pid = demo.pid_of("emulator"), demo.pid_of("odoo")
     demo.process.send_signal(signum)
-    demo.process.wait(90)
+    try:
+        demo.process.wait(90)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"./run-demo still runs 90 s after signal {signum}:\n{demo.output}")
     return alive(emulator_pid), alive(odoo_pid)
 
 
