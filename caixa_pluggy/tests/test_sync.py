@@ -19,6 +19,7 @@ from odoo.modules.registry import DummyRLock, Registry
 from odoo.tests import BaseCase, get_db_name, tagged
 from odoo.tools import mute_logger
 
+from odoo.addons.caixa_pluggy.models import pluggy_account as pluggy_account_module
 from odoo.addons.caixa_pluggy.models.pluggy_account import FIRST_BATCH_LINES
 from odoo.addons.caixa_pluggy.models.pluggy_api import PluggyApi
 from odoo.addons.caixa_pluggy.pluggy import PluggyClient
@@ -166,13 +167,19 @@ class TestSync(SyncMixin, PluggyCase):
         for tx in new_rows:
             self.assertEqual(len(self.line_of(tx)), 1)
 
-    def test_two_syncs_in_a_row_create_no_duplicate(self):
+    def _item_with_history(self, count, every_days):
+        """A connection whose one account holds ``count`` rows, one every ``every_days`` days back from
+        today; returns the item and the rows."""
         item = self.pluggy.add_item(self.client_user_id)
         account = self.pluggy.add_account(item)
         rows = [
-            self.pluggy.add_transaction(account, f"-{day + 1}.00", on=self.days_ago(day * 5))
-            for day in range(8)
+            self.pluggy.add_transaction(account, f"-{day + 1}.00", on=self.days_ago(day * every_days))
+            for day in range(count)
         ]
+        return item, rows
+
+    def test_two_syncs_in_a_row_create_no_duplicate(self):
+        item, rows = self._item_with_history(8, every_days=5)
         pluggy_account = self.connect_and_sync(item)
         journal = pluggy_account.journal_id
 
@@ -182,6 +189,23 @@ class TestSync(SyncMixin, PluggyCase):
         self.assertEqual(
             sorted(self.lines(journal).mapped("pluggy_transaction_id")), sorted(tx["id"] for tx in rows)
         )
+
+    def test_long_history_is_imported_once_with_gapless_entry_numbers(self):
+        item, rows = self._item_with_history(14, every_days=3)
+        # Statistics refreshed inside the import after 2 lines and at each doubling: several times over these
+        # pages, as over the pages of a history of thousands of lines.
+        with patch.object(pluggy_account_module, "ANALYZE_AFTER_LINES", 2):
+            pluggy_account = self.connect_and_sync(item)
+
+        self.assertFalse(pluggy_account.last_sync_error)
+        moves = self.lines(pluggy_account.journal_id).move_id
+        self.assertEqual(
+            sorted(moves.statement_line_id.mapped("pluggy_transaction_id")), sorted(tx["id"] for tx in rows)
+        )
+        for same_prefix in moves.grouped("sequence_prefix").values():
+            self.assertEqual(
+                sorted(same_prefix.mapped("sequence_number")), list(range(1, len(same_prefix) + 1))
+            )
 
     def test_edited_unreconciled_row_updates_its_line(self):
         item = self.pluggy.add_item(self.client_user_id)
