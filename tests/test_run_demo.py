@@ -31,6 +31,7 @@ TOUR_TIMEOUT = 900
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.demo,
     pytest.mark.skipif(
         not (ODOO_PATH / "odoo-bin").is_file(), reason=f"no Odoo at {ODOO_PATH} (set ODOO_PATH)"
     ),
