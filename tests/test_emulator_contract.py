@@ -3,8 +3,7 @@
 The spec (tests/data/pluggy-openapi.json: Pluggy's published OpenAPI document, kept here so that every clone
 checks against it; PLUGGY_OPENAPI points to another copy) marks some fields ``nullable`` and leaves others
 that real responses send as null untyped for null, so null in a non-required property counts as absent
-(pluggy-api.md section 0);
-wrong types, missing required fields and unknown enum values still fail.
+(pluggy-api.md section 0); wrong types, missing required fields and unknown enum values still fail.
 """
 
 import base64
