@@ -4,7 +4,6 @@ import datetime
 from urllib.parse import quote, unquote, urlsplit
 
 IDS_PER_REQUEST = 500  # Pluggy answers 400 IDS_PARAMETER_EXCEEDS_MAX_LENGTH beyond this
-_UTC = datetime.timezone.utc  # noqa: UP017 - datetime.UTC needs Python 3.11; Odoo 18 still runs on 3.10
 
 
 def query(params):
@@ -61,14 +60,5 @@ def id_chunks(ids, size=IDS_PER_REQUEST):
 def format_date(value):
     """``YYYY-MM-DD`` from a date (an aware datetime is read in UTC); strings pass through."""
     if isinstance(value, datetime.datetime):
-        value = value.astimezone(_UTC).date() if value.tzinfo else value.date()
+        value = value.astimezone(datetime.timezone.utc).date() if value.tzinfo else value.date()  # noqa: UP017
     return value.isoformat() if isinstance(value, datetime.date) else value
-
-
-def format_timestamp(value):
-    """ISO-8601 UTC with milliseconds and ``Z``; naive datetimes are taken as UTC (as Odoo stores them)."""
-    if not isinstance(value, datetime.datetime):
-        return value
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=_UTC)
-    return value.astimezone(_UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -16,7 +16,8 @@ from decimal import Decimal
 import httpx
 
 from . import errors
-from ._params import compact, cursor_after, format_date, format_timestamp, id_chunks, query, resource_path
+from ._params import compact, cursor_after, format_date, id_chunks, query, resource_path
+from .dates import format_timestamp
 
 _logger = logging.getLogger(__name__)
 
