@@ -10,7 +10,12 @@ from decimal import Decimal
 
 import pytest
 
-from caixa_pluggy.pluggy.mapping import digits_only, map_transaction, transaction_fingerprint
+from caixa_pluggy.pluggy.mapping import (
+    InvalidTransaction,
+    digits_only,
+    map_transaction,
+    transaction_fingerprint,
+)
 
 BANK_ACCOUNT_ID = "562b795d-1653-429f-be86-74ead9502813"
 CARD_ACCOUNT_ID = "8d4f7c63-4ad4-4d0b-a1f6-1c5bd9f6e0a1"
@@ -475,11 +480,23 @@ def test_utc_midnight_on_the_first_lands_on_the_first_in_sao_paulo(monkeypatch):
         time.tzset()
 
 
-def test_row_without_date_or_amount_is_refused():
-    with pytest.raises(ValueError, match="no date"):
-        _bank(_tx(date=None))
-    with pytest.raises(ValueError, match="amount"):
-        _bank(_tx(amount=None))
+@pytest.mark.parametrize(
+    "changes, field, value",
+    [
+        ({"date": None}, "date", None),
+        ({"date": "15/10/2020"}, "date", "15/10/2020"),
+        ({"amount": None}, "amount", None),
+        ({"amount": ""}, "amount", None),
+        ({"amount": "abc"}, "amount", "abc"),
+        ({"id": None}, "id", None),
+    ],
+)
+def test_row_without_a_usable_date_amount_or_id_says_which(changes, field, value):
+    with pytest.raises(InvalidTransaction) as raised:
+        _bank(_tx(**changes))
+    assert (raised.value.field, raised.value.value) == (field, value)
+    expected_id = None if field == "id" else _tx()["id"]
+    assert raised.value.transaction_id == expected_id
 
 
 # --- decimals --------------------------------------------------------------------------------------------

@@ -2,10 +2,11 @@
 
 from . import errors
 from .client import ApiKeyCache, PluggyClient
-from .mapping import digits_only, map_transaction, transaction_fingerprint
+from .mapping import InvalidTransaction, digits_only, map_transaction, transaction_fingerprint
 
 __all__ = [
     "ApiKeyCache",
+    "InvalidTransaction",
     "PluggyClient",
     "digits_only",
     "errors",

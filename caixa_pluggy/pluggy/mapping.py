@@ -8,6 +8,8 @@ import logging
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from .dates import bank_date
+
 _logger = logging.getLogger(__name__)
 
 DEFAULT_PAYMENT_REF = "Pluggy transaction"
@@ -19,21 +21,42 @@ _NON_ALNUM = re.compile(r"[^0-9A-Z]")
 _LETTER = re.compile(r"[A-Z]")
 
 
+# Names Pluggy (or the bank, through Open Finance) gives a movement it did not classify: a row that names its
+# rail elsewhere (a withdrawal's operationType SAQUE beside a paymentMethod OTHER) shows that instead.
+_UNCLASSIFIED_METHODS = frozenset({"OTHER", "OTHERS", "OUTRO", "OUTROS", "UNKNOWN"})
+
+
+class InvalidTransaction(ValueError):  # noqa: N818 - reads as what it is, like Python's own ValueError
+    """A Pluggy row that cannot become a statement line: ``field`` is missing (``value`` None) or unusable."""
+
+    def __init__(self, transaction_id, field, value=None):
+        self.transaction_id = transaction_id
+        self.field = field
+        self.value = value
+        problem = "has no" if value is None else f"has an unusable {value!r} as"
+        super().__init__(f"Pluggy transaction {transaction_id or '(no id)'} {problem} {field}")
+
+
 def digits_only(value) -> str:
     """Return the digits of ``value`` ("882.937.076-23" -> "88293707623"); "" for None."""
     return _NON_DIGITS.sub("", str(value)) if value is not None else ""
 
 
-def map_transaction(tx: dict, *, account_type: str, account_currency: str, currency_digits: int = 2) -> dict:
+def map_transaction(
+    tx: dict, *, account_type: str, account_currency: str, currency_digits: int = 2, time_zone=None
+) -> dict:
     """Map one Pluggy transaction (as parsed by the client) to statement line values.
 
-    ``account_type`` is the Pluggy account type ("BANK" or "CREDIT"), ``account_currency`` its currency code
-    and ``currency_digits`` the decimal places of that currency in Odoo.
+    ``account_type`` is the Pluggy account type ("BANK" or "CREDIT"), ``account_currency`` its currency code,
+    ``currency_digits`` the decimal places of that currency in Odoo and ``time_zone`` the bank's (see
+    :mod:`.dates`). Raises :class:`InvalidTransaction` for a row that cannot be imported.
     """
-    tx_id = str(tx.get("id") or "")
-    date = _to_date(tx.get("date"))
+    tx_id = _text(tx.get("id"))
+    if not tx_id:
+        raise InvalidTransaction(None, "id")
+    date = bank_date(tx.get("date"), time_zone)
     if date is None:
-        raise ValueError(f"Pluggy transaction {tx_id} has no date")
+        raise InvalidTransaction(tx_id, "date", tx.get("date"))
     amount = _to_decimal(tx.get("amount"), "amount", tx_id)
     outgoing = _is_outgoing(tx, amount, account_type)
 
@@ -71,7 +94,7 @@ def map_transaction(tx: dict, *, account_type: str, account_currency: str, curre
         "partner_vat": vat,
         "partner_vat_type": _text(document.get("type")) or _guess_document_type(vat),
         "account_number": _account_number(counterpart),
-        "payment_method": _text(payment_data.get("paymentMethod")) or _text(tx.get("operationType")),
+        "payment_method": _payment_method(payment_data, tx),
         "payment_reference": _text(payment_data.get("receiverReferenceId"))
         or _text(payment_data.get("referenceNumber")),
         "boleto_digitable_line": _text(_as_dict(payment_data.get("boletoMetadata")).get("digitableLine")),
@@ -90,7 +113,7 @@ def transaction_fingerprint(values) -> tuple:
     """
     amount = values.get("amount")
     return (
-        _to_date(values.get("date")),
+        values.get("date") or None,
         _to_decimal(amount, "amount") if amount is not None else None,
         values.get("payment_ref") or None,
         values.get("partner_name") or None,
@@ -109,17 +132,20 @@ def transaction_fingerprint(values) -> tuple:
 def _is_outgoing(tx, amount, account_type):
     """Tell whether money leaves the account; Pluggy's ``type`` is the authority, not the amount's sign."""
     tx_type = str(tx.get("type") or "").upper()
+    is_card = str(account_type or "").upper() == "CREDIT"
     if tx_type not in ("DEBIT", "CREDIT"):
+        # Without a type only the sign is left, read with the account's own convention: on a card, as banks
+        # send it to Pluggy, a purchase is positive and a payment or refund negative.
         _logger.warning(
             "Pluggy transaction %s has unknown type %r; using the sign of its amount.",
             tx.get("id"),
             tx.get("type"),
         )
-        return amount < 0
+        return amount > 0 if is_card else amount < 0
     outgoing = tx_type == "DEBIT"
     # Card rows may follow Pluggy's older inverted convention (a purchase is positive), so only bank accounts,
     # where the sign must match, can reveal a disagreement worth telling someone about.
-    if str(account_type or "").upper() == "BANK" and amount and (amount < 0) != outgoing:
+    if not is_card and amount and (amount < 0) != outgoing:
         _logger.warning(
             "Pluggy transaction %s: amount %s disagrees with type %s; trusting the type.",
             tx.get("id"),
@@ -130,16 +156,18 @@ def _is_outgoing(tx, amount, account_type):
 
 
 def _to_decimal(value, field, tx_id=None):
-    """Return ``value`` as a finite Decimal.
+    """Return ``value`` as a finite Decimal; raises :class:`InvalidTransaction` otherwise.
 
     Going through ``str`` keeps a stray float free of binary noise.
     """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise InvalidTransaction(tx_id, field)
     try:
         number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
         number = None
-    if value is None or isinstance(value, bool) or number is None or not number.is_finite():
-        raise ValueError(f"Pluggy transaction {tx_id}: {field} {value!r} is not a number")
+    if isinstance(value, bool) or number is None or not number.is_finite():
+        raise InvalidTransaction(tx_id, field, value)
     return number
 
 
@@ -150,20 +178,6 @@ def _signed(magnitude, outgoing):
 
 def _quantize(value, digits):
     return value.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
-
-
-def _to_date(value):
-    """Return the bank's calendar date: Pluggy sends it as UTC midnight, so the date part is read as written.
-
-    Converting to a local zone would move every row of Brazil (UTC-3) to the previous day.
-    """
-    if not value:
-        return None
-    if isinstance(value, datetime.datetime):
-        return value.date()
-    if isinstance(value, datetime.date):
-        return value
-    return datetime.date.fromisoformat(str(value)[:10])
 
 
 def _payment_ref(tx):
@@ -180,6 +194,15 @@ def _payment_ref(tx):
     ):
         ref = f"{ref} ({number}/{total})"
     return ref
+
+
+def _payment_method(payment_data, tx):
+    """The rail or kind of the movement as Pluggy names it (PIX, TED, BOLETO, SAQUE, TARIFA...): the payment
+    data's method, else the bank's operation type, each only when it says more than "other"."""
+    names = [_text(payment_data.get("paymentMethod")), _text(tx.get("operationType"))]
+    names = [name.upper() for name in names if name]
+    classified = [name for name in names if name not in _UNCLASSIFIED_METHODS]
+    return (classified or names or [None])[0]
 
 
 def _whole(value):
