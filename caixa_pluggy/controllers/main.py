@@ -97,8 +97,10 @@ class CaixaPluggyController(http.Controller):
             return None
         if not isinstance(payload, dict) or not _storable(payload):
             return None
-        event, event_id = payload.get("event"), payload.get("eventId")
-        if not all(isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH for value in (event, event_id)):
+        # Only the event's name is required: the bodies of Pluggy's SDK tests and documentation examples have
+        # no eventId, and the inbox then stores each delivery under a key made from its body.
+        event = payload.get("event")
+        if not isinstance(event, str) or not 0 < len(event) <= MAX_ID_LENGTH:
             return None
         return payload
 

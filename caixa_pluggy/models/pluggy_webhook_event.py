@@ -12,21 +12,10 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from ..pluggy import errors as pluggy_errors
+from ..pluggy import webhooks
 
 _logger = logging.getLogger(__name__)
 
-WEBHOOK_EVENTS = (
-    "item/created",
-    "item/updated",
-    "item/error",
-    "item/waiting_user_input",
-    "item/waiting_user_action",
-    "item/deleted",
-    "connector/status_updated",
-    "transactions/created",
-    "transactions/updated",
-    "transactions/deleted",
-)
 WEBHOOK_SECRET_HEADER = "X-Caixa-Pluggy-Secret"
 WEBHOOK_ROUTE = "/caixa_pluggy/webhook"
 MAX_ATTEMPTS = 5
@@ -89,7 +78,7 @@ class PluggyWebhookEvent(models.Model):
     @api.model
     def _receive(self, payload):
         """Store an event once, whatever the retries and replays; returns True when it was new."""
-        item_ref, account_ref = _as_ref(payload.get("itemId")), _as_ref(payload.get("accountId"))
+        item_ref, account_ref = webhooks.item_ref(payload), webhooks.account_ref(payload)
         # The company is read by the insert below, in SQL.
         self.env["pluggy.item"].flush_model(["pluggy_item_id", "company_id"])
         self.env["pluggy.account"].flush_model(["pluggy_account_id", "company_id"])
@@ -105,7 +94,7 @@ class PluggyWebhookEvent(models.Model):
             ON CONFLICT (event_id) DO NOTHING
             RETURNING id
             """,
-            payload["eventId"],
+            webhooks.event_key(payload, fields.Datetime.now()),
             payload["event"],
             item_ref,
             account_ref,
@@ -229,7 +218,7 @@ class PluggyWebhookEvent(models.Model):
             return ("ignored", _("Not a connection of this database."))
         if self.event == "item/deleted":
             item.write({"active": False})
-            item.message_post(body=_("The connection was deleted at Pluggy. The imported lines are kept."))
+            item._log_note(_("The connection was deleted at Pluggy. The imported lines are kept."))
             return None
         with self.env["pluggy.api"]._get_client() as client:
             bank_accounts = item._refresh_from_pluggy(client)
@@ -244,7 +233,7 @@ class PluggyWebhookEvent(models.Model):
         account = self._account()
         if not account or not account.journal_id:
             return ("ignored", _("Not an account synced by this database."))
-        transaction_ids = _transaction_ids(self.payload)
+        transaction_ids = webhooks.transaction_ids(self.payload or {})
         summary = account._sync(transaction_ids=transaction_ids)
         if summary.skipped:
             return "retry"
@@ -253,13 +242,15 @@ class PluggyWebhookEvent(models.Model):
         return None
 
     def _handle_connector_event(self):
-        payload = self.payload or {}
-        connector_id = payload.get("connectorId") or payload.get("id")
-        items = self.env["pluggy.item"].search([("connector_id", "=", _as_int(connector_id))])
+        connector_id = webhooks.connector_ref(self.payload or {})
+        # Pluggy's sandbox bank is connector 0: only a missing id names no connector.
+        items = self.env["pluggy.item"]
+        if connector_id is not None:
+            items = items.search([("connector_id", "=", connector_id)])
         if not items:
             return ("ignored", _("No connection uses this bank."))
         with self.env["pluggy.api"]._get_client() as client:
-            connector = client.get_connector(_as_int(connector_id), health_details=True)
+            connector = client.get_connector(connector_id, health_details=True)
         items.write(items._health_values(connector.get("health") or {}))
         return None
 
@@ -308,51 +299,20 @@ class PluggyWebhookEvent(models.Model):
         headers = {WEBHOOK_SECRET_HEADER: self._webhook_secret()}
         with self.env["pluggy.api"]._get_client() as client:
             existing = {hook["event"]: hook for hook in client.list_webhooks() if hook.get("url") == url}
-            for event in WEBHOOK_EVENTS:
+            for event in webhooks.WEBHOOK_EVENTS:
                 if event in existing:
                     client.update_webhook(existing[event]["id"], headers=headers, enabled=True)
                 else:
                     client.create_webhook(url, event, headers=headers)
         self.env["ir.config_parameter"].sudo().set_param("caixa_pluggy.webhook_registered_url", url)
-        return len(WEBHOOK_EVENTS)
+        return len(webhooks.WEBHOOK_EVENTS)
 
 
 EVENT_HANDLERS = {
-    **dict.fromkeys(
-        (
-            "item/created",
-            "item/updated",
-            "item/error",
-            "item/waiting_user_input",
-            "item/waiting_user_action",
-            "item/deleted",
-        ),
-        "_handle_item_event",
-    ),
-    "connector/status_updated": "_handle_connector_event",
-    **dict.fromkeys(
-        ("transactions/created", "transactions/updated", "transactions/deleted"), "_handle_transactions_event"
-    ),
+    **dict.fromkeys(webhooks.ITEM_EVENTS, "_handle_item_event"),
+    **dict.fromkeys(webhooks.CONNECTOR_EVENTS, "_handle_connector_event"),
+    **dict.fromkeys(webhooks.TRANSACTION_EVENTS, "_handle_transactions_event"),
 }
-
-
-def _as_ref(value):
-    return str(value)[:64] if isinstance(value, (str, int)) and not isinstance(value, bool) else None
-
-
-def _transaction_ids(payload):
-    """The transaction ids an event names; anything else there (a number, an object...) names none."""
-    ids = (payload or {}).get("transactionIds")
-    if not isinstance(ids, list):
-        return []
-    return [tx_id for tx_id in ids if isinstance(tx_id, str) and 0 < len(tx_id) <= 64]
-
-
-def _as_int(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return -1
 
 
 def _is_public_https(url):

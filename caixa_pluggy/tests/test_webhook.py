@@ -73,7 +73,7 @@ class TestWebhook(SyncMixin, PluggyCase, HttpCase):
         for label, body in (
             ("not JSON", '{"event": "item/updated", "eventId": '),
             ("not an object", '["item/updated"]'),
-            ("no eventId", json.dumps({"event": "item/updated", "itemId": "x"})),
+            ("no event", json.dumps({"eventId": "x", "itemId": "x"})),
         ):
             with self.subTest(body=label):
                 self.assertEqual(self.post(body=body).status_code, 400)
