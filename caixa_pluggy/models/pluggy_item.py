@@ -1,11 +1,12 @@
 import logging
+from contextlib import contextmanager
 from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..pluggy import errors as pluggy_errors
-from ..pluggy.dates import parse_datetime
+from ..pluggy.dates import bank_datetime, local_date, parse_timestamp
 from .pluggy_account import FIRST_BATCH_LINES, FIRST_BATCH_MIN_LINES
 
 _logger = logging.getLogger(__name__)
@@ -196,7 +197,7 @@ class PluggyItem(models.Model):
                     _logger.info("Pluggy item %s was already deleted at Pluggy", item.pluggy_item_id)
                 except pluggy_errors.PluggyError as error:
                     raise UserError(self.env["pluggy.api"]._describe_error(error)) from error
-                item.message_post(body=_("Disconnected from Pluggy. The imported lines are kept."))
+                item._log_note(_("Disconnected from Pluggy. The imported lines are kept."))
         self.write({"active": False})
         return True
 
@@ -261,7 +262,7 @@ class PluggyItem(models.Model):
             raise UserError(Api._describe_error(error)) from error
         connection = self._upsert_from_pluggy(item_data, company)
         new_accounts = connection._upsert_accounts(accounts_data)
-        connection.message_post(body=_("Connected through Pluggy by %(user)s.", user=self.env.user.name))
+        connection._log_note(_("Connected through Pluggy by %(user)s.", user=self.env.user.name))
         if new_accounts:
             connection._start_first_sync(new_accounts)
         return {"connection_id": connection.id, "journal_ids": connection.account_ids.journal_id.ids}
@@ -283,10 +284,11 @@ class PluggyItem(models.Model):
     # -------------------------------------------------------------------------
 
     @api.model
-    def _values_from_pluggy(self, item_data):
+    def _values_from_pluggy(self, item_data, company):
         connector = item_data.get("connector") or {}
         health = connector.get("health") or {}
         error = item_data.get("error") or {}
+        time_zone = company._pluggy_time_zone()
         return {
             "connector_id": connector.get("id"),
             "connector_name": connector.get("name"),
@@ -298,9 +300,9 @@ class PluggyItem(models.Model):
             "execution_status": item_data.get("executionStatus"),
             "error_code": error.get("code"),
             "error_message": error.get("message"),
-            "consent_expires_at": parse_datetime(item_data.get("consentExpiresAt")),
-            "pluggy_updated_at": parse_datetime(item_data.get("lastUpdatedAt")),
-            "next_auto_sync_at": parse_datetime(item_data.get("nextAutoSyncAt")),
+            "consent_expires_at": bank_datetime(item_data.get("consentExpiresAt"), time_zone),
+            "pluggy_updated_at": bank_datetime(item_data.get("lastUpdatedAt"), time_zone),
+            "next_auto_sync_at": bank_datetime(item_data.get("nextAutoSyncAt"), time_zone),
         }
 
     @api.model
@@ -319,7 +321,7 @@ class PluggyItem(models.Model):
     def _write_from_pluggy(self, item_data):
         self.ensure_one()
         previous_state = self.state
-        self._write_changed(self._values_from_pluggy(item_data))
+        self._write_changed(self._values_from_pluggy(item_data, self.company_id))
         if self.state == "needs_reconnect" and previous_state != "needs_reconnect":
             self._schedule_reconnect_activity()
 
@@ -341,7 +343,7 @@ class PluggyItem(models.Model):
         item = self.with_context(active_test=False).search(
             [("pluggy_item_id", "=", item_data["id"])], limit=1
         )
-        values = {**self._values_from_pluggy(item_data), "active": True}
+        values = {**self._values_from_pluggy(item_data, company), "active": True}
         if item:
             if item.company_id != company:
                 raise UserError(
@@ -362,7 +364,7 @@ class PluggyItem(models.Model):
         by_pluggy_id = {account.pluggy_account_id: account for account in existing}
         new_accounts = Account
         for data in accounts_data:
-            values = Account._values_from_pluggy(data)
+            values = Account._values_from_pluggy(data, self.company_id)
             account = by_pluggy_id.get(data["id"])
             if account:
                 account.write(values)
@@ -376,7 +378,7 @@ class PluggyItem(models.Model):
     def _describe_too_frequent(self, error):
         data = error.data or {}
         hours = data.get("minUpdateFrequencyAllowedInHours")
-        last = parse_datetime(data.get("lastUpdatedAt"))
+        last = parse_timestamp(data.get("lastUpdatedAt"))
         if hours and last:
             next_allowed = fields.Datetime.context_timestamp(self, last + timedelta(hours=int(hours)))
             return _(
@@ -410,7 +412,7 @@ class PluggyItem(models.Model):
             accounts = client.list_accounts(self.pluggy_item_id)
         except pluggy_errors.PluggyNotFound:
             self.write({"active": False})
-            self.message_post(body=_("Pluggy no longer knows this connection: it was disconnected."))
+            self._log_note(_("Pluggy no longer knows this connection: it was disconnected."))
             return {}
         except pluggy_errors.PluggyError as error:
             _logger.warning("Could not read Pluggy connection %s: %s", self.pluggy_item_id, error)
@@ -443,11 +445,10 @@ class PluggyItem(models.Model):
             )
 
     def _schedule_consent_activities(self):
-        items = self.filtered("consent_expires_at")
-        # Only when some consent expires: reading the user's time zone costs queries on every sync.
-        today = items and fields.Date.context_today(self)
-        for item in items:
-            days_left = (item.consent_expires_at.date() - today).days
+        now = fields.Datetime.now()
+        for item in self.filtered("consent_expires_at"):
+            time_zone = item.company_id._pluggy_time_zone()
+            days_left = (local_date(item.consent_expires_at, time_zone) - local_date(now, time_zone)).days
             if days_left in CONSENT_REMINDER_DAYS:
                 item._schedule_activity_once(
                     _("Consent for %(bank)s expires in %(days)s days", bank=item.name, days=days_left),
@@ -455,7 +456,10 @@ class PluggyItem(models.Model):
                 )
 
     def _schedule_activity_once(self, summary, note):
-        """One open activity per summary and connection, for every accounting administrator."""
+        """One open activity per summary and connection, for every accounting administrator.
+
+        A courtesy: it never blocks what the user or the cron is doing (see :meth:`_courtesy`).
+        """
         self.ensure_one()
         activity_type = self.env.ref("caixa_pluggy.mail_activity_type_pluggy_reconnect")
         managers = (
@@ -464,7 +468,28 @@ class PluggyItem(models.Model):
             .users.filtered(lambda user: self.company_id in user.company_ids and not user.share)
         )
         existing = self.activity_ids.filtered(lambda activity: activity.summary == summary).user_id
+        # Odoo e-mails the assignee in the name of the current user and refuses when that user has no e-mail
+        # address: such a user (an accountant created with a plain login) still leaves the activity, unmailed.
+        record = self.with_context(mail_activity_quick_update=not self.env.user.partner_id.email)
         for user in managers - existing:
-            self.activity_schedule(
-                activity_type_id=activity_type.id, summary=summary, note=note, user_id=user.id
-            )
+            with self._courtesy(f"activity {summary!r}"):
+                record.activity_schedule(
+                    activity_type_id=activity_type.id, summary=summary, note=note, user_id=user.id
+                )
+
+    def _log_note(self, body):
+        """A line in the connection's chatter. Logged, not posted: it e-mails no one, so it needs neither an
+        outgoing mail server nor an author with an e-mail address."""
+        for item in self:
+            with item._courtesy("note"):
+                item._message_log(body=body)
+
+    @contextmanager
+    def _courtesy(self, what):
+        """Run a chatter write that must never undo the operation around it (a connection, a sync): on any
+        error it is rolled back alone and logged."""
+        try:
+            with self.env.cr.savepoint():
+                yield
+        except Exception:
+            _logger.exception("Could not write the %s on Pluggy connection %s; carrying on", what, self.ids)
