@@ -14,6 +14,9 @@ class AccountJournal(models.Model):
     pluggy_last_sync_error = fields.Text(
         related="pluggy_account_id.last_sync_error", string="Last Sync Error"
     )
+    pluggy_last_sync_warning = fields.Text(
+        related="pluggy_account_id.last_sync_warning", string="Last Sync Warning"
+    )
     pluggy_watermark = fields.Char(
         related="pluggy_account_id.transactions_watermark", string="Imported Up To"
     )

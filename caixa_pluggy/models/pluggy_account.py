@@ -13,9 +13,10 @@ from odoo.tools import SQL, mute_logger
 
 from odoo.addons.base.models.res_bank import sanitize_account_number
 
+from ..pluggy import InvalidTransaction, map_transaction, transaction_fingerprint
 from ..pluggy import errors as pluggy_errors
-from ..pluggy import map_transaction, transaction_fingerprint
-from ..pluggy.dates import format_datetime, parse_datetime
+from ..pluggy.account_numbers import best_match, parse_account_number
+from ..pluggy.dates import bank_datetime, format_timestamp, local_date, parse_timestamp
 
 _logger = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ PREFETCH_THREADS = 4
 ANALYZE_AFTER_LINES = 500
 # The tables a sync fills, whose planner statistics it keeps fresh.
 STATISTICS_TABLES = ("account_move", "account_move_line", "account_bank_statement_line")
+# How many skipped rows the account's warning names one by one.
+SKIPPED_ROWS_NAMED = 5
 
 
 class PluggyAccount(models.Model):
@@ -89,12 +92,21 @@ class PluggyAccount(models.Model):
         help="Pluggy's createdAt of the newest transaction imported: the next sync reads from it.",
     )
     pending_transaction_ids = fields.Json(readonly=True, copy=False)
+    skipped_transaction_ids = fields.Json(
+        string="Skipped Transactions",
+        readonly=True,
+        copy=False,
+        help="Pluggy rows that could not be imported (no date, no amount...): asked for again on every sync.",
+    )
     history_pending = fields.Boolean(
         default=True, readonly=True, help="The first sync of the account history is still to be done."
     )
     next_sync_at = fields.Datetime(readonly=True, index=True)
     last_sync_at = fields.Datetime(readonly=True)
     last_sync_error = fields.Text(readonly=True)
+    last_sync_warning = fields.Text(
+        readonly=True, help="What the last sync could not import; the rest of the account was imported."
+    )
 
     _sql_constraints = [
         (
@@ -347,10 +359,11 @@ class PluggyAccount(models.Model):
         days = Api._history_days() if self.history_pending and not quick else None
         since = None
         if self.transactions_watermark and not quick:
-            since = parse_datetime(self.transactions_watermark) - WATERMARK_MARGIN
+            since = parse_timestamp(self.transactions_watermark) - WATERMARK_MARGIN
+        today = local_date(fields.Datetime.now(), self.company_id._pluggy_time_zone())
         return _ReadPlan(
             self.pluggy_account_id,
-            fields.Date.today() - timedelta(days=days or Api._lookback_days()),
+            today - timedelta(days=days or Api._lookback_days()),
             bool(days),
             since,
         )
@@ -392,10 +405,11 @@ class PluggyAccount(models.Model):
         for page in reads.created_pages:
             importer.apply(page)
         # Asked for by id and not returned means deleted at Pluggy. Re-checked so: pending rows, which may
-        # post under the same id or vanish long after the window has moved past them; the rows a webhook
-        # names; and the window's lines Pluggy did not return, which may only have been re-dated out of the
-        # window.
-        recheck_ids = set(self.pending_transaction_ids or []) | set(transaction_ids or [])
+        # post under the same id or vanish long after the window has moved past them; rows skipped last time,
+        # which Pluggy may have completed since; the rows a webhook names; and the window's lines Pluggy did
+        # not return, which may only have been re-dated out of the window.
+        recheck_ids = set(self.pending_transaction_ids or []) | set(self.skipped_transaction_ids or [])
+        recheck_ids |= set(transaction_ids or [])
         recheck_ids |= importer.missing_in_window()
         unseen_ids = recheck_ids - result.seen_ids
         if unseen_ids:
@@ -405,7 +419,7 @@ class PluggyAccount(models.Model):
         if not result.watermark and not self.transactions_watermark:
             # No row at Pluggy yet: everything created before this read was read. Without a watermark, a row
             # posted later with a date before the look-back window would never be looked for.
-            result.watermark = format_datetime(reads.started)
+            result.watermark = format_timestamp(reads.started)
         return result
 
     def _store_sync_state(self, result, bank_data):
@@ -413,12 +427,14 @@ class PluggyAccount(models.Model):
         values = {
             "last_sync_at": fields.Datetime.now(),
             "last_sync_error": False,
+            "last_sync_warning": self._describe_skipped_rows(result) or False,
             "pending_transaction_ids": sorted(result.pending_ids) or False,
+            "skipped_transaction_ids": sorted(result.skipped) or False,
             "next_sync_at": fields.Datetime.now() + self._sync_interval(),
         }
         if result.watermark and (
             not self.transactions_watermark
-            or parse_datetime(result.watermark) > parse_datetime(self.transactions_watermark)
+            or parse_timestamp(result.watermark) > parse_timestamp(self.transactions_watermark)
         ):
             values["transactions_watermark"] = result.watermark
         if result.full_history:
@@ -428,14 +444,48 @@ class PluggyAccount(models.Model):
             # connect flow triggers back-fills it now instead of at the next interval.
             values["next_sync_at"] = fields.Datetime.now()
         if bank_data:
-            values.update(self._balance_values(bank_data))
+            values.update(self._balance_values(bank_data, self.company_id))
         self.write(values)
 
-    def _balance_values(self, bank_data):
+    @api.model
+    def _balance_values(self, bank_data, company):
         balance = bank_data.get("balance")
         if balance is None:
             return {}
-        return {"bank_balance": float(balance), "bank_balance_at": fields.Datetime.now()}
+        return {
+            "bank_balance": float(balance),
+            "bank_balance_at": bank_datetime(bank_data.get("updatedAt"), company._pluggy_time_zone())
+            or fields.Datetime.now(),
+        }
+
+    def _describe_skipped_rows(self, result):
+        """The rows this sync could not import, in words an accountant can act on (and pass to support)."""
+        problems = [self._describe_invalid_row(error) for error in result.skipped.values()]
+        problems += [self._describe_invalid_row(error) for error in result.skipped_without_id]
+        if not problems:
+            return ""
+        named = problems[:SKIPPED_ROWS_NAMED]
+        if len(problems) > SKIPPED_ROWS_NAMED:
+            named.append(_("and %(count)s more", count=len(problems) - SKIPPED_ROWS_NAMED))
+        return _(
+            "%(count)s transactions from the bank could not be imported; the rest of the account was. "
+            "The next sync tries them again.\n%(rows)s",
+            count=len(problems),
+            rows="\n".join(f"- {problem}" for problem in named),
+        )
+
+    def _describe_invalid_row(self, error):
+        if error.transaction_id is None:
+            return _("A transaction without an id, which cannot be imported.")
+        field = {"date": _("date"), "amount": _("amount")}.get(error.field, error.field)
+        if error.value is None:
+            return _("Transaction %(id)s has no %(field)s.", id=error.transaction_id, field=field)
+        return _(
+            "Transaction %(id)s has %(value)s as its %(field)s, which is not valid.",
+            id=error.transaction_id,
+            value=repr(error.value),
+            field=field,
+        )
 
     def _sync_interval(self):
         cron = self.env.ref("caixa_pluggy.ir_cron_sync", raise_if_not_found=False)
@@ -480,6 +530,19 @@ class PluggyAccount(models.Model):
             self.env.ref("caixa_pluggy.ir_cron_sync_worker")._trigger()
         self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
 
+    @api.model
+    def _make_all_due(self):
+        """Make every synced account due now: the next run of the sync job reads them all."""
+        journals = self.env["account.journal"].search([("pluggy_account_id", "!=", False)])
+        # An account another sync holds (or has just written) is being synced already: it is left to that one,
+        # instead of waiting for its lock or failing on it.
+        accounts = journals.pluggy_account_id.filtered(
+            lambda account: account.item_id.active and _try_lock_row(account)
+        )
+        # Not "now": the due query compares with the transaction's start, which is before any now() written in
+        # it. No next sync time means due, as for an account never synced.
+        accounts.write({"next_sync_at": False})
+
     def _due_accounts_query(self, limit=None, lock=False):
         return SQL(
             """
@@ -521,7 +584,7 @@ class PluggyAccount(models.Model):
     # -------------------------------------------------------------------------
 
     @api.model
-    def _values_from_pluggy(self, data):
+    def _values_from_pluggy(self, data, company):
         currency = self._currency_from_code(data.get("currencyCode") or "BRL")
         return {
             "name": data.get("marketingName") or data.get("name") or data.get("number") or data["id"],
@@ -531,7 +594,7 @@ class PluggyAccount(models.Model):
             "owner": data.get("owner"),
             "tax_number": data.get("taxNumber"),
             "currency_id": currency.id,
-            **self._balance_values(data),
+            **self._balance_values(data, company),
         }
 
     @api.model
@@ -561,28 +624,31 @@ class PluggyAccount(models.Model):
         return "credit" if self.account_type == "CREDIT" else "bank"
 
     def _matching_journal(self):
-        """The company's free journal of this account's type, currency and bank account number, numbers
-        compared as Odoo does (spaces and punctuation ignored). None when the account has no number: an
-        empty number would match every journal without one, such as the company's default Bank journal."""
+        """The company's free journal of this account's type and currency whose bank account is this account,
+        however either side spells it (see :mod:`..pluggy.account_numbers`); cards only by the exact number,
+        their numbers being masked. None when the account has no number, or when several journals fit
+        equally: an empty number would match every journal without one, a guess the wrong one."""
         self.ensure_one()
         Journal = self.env["account.journal"]
-        number = sanitize_account_number(self.number)
-        if not number:
+        target = parse_account_number(self.number)
+        if not target:
             return Journal
         # A journal in another currency would show this account's amounts in the wrong currency.
         currencies = [self.currency_id.id]
         if self.currency_id == self.company_id.currency_id:
             currencies.append(False)
-        return Journal.search(
-            [
-                *Journal._check_company_domain(self.company_id),
-                ("type", "=", self._journal_type()),
-                ("pluggy_account_id", "=", False),
-                ("currency_id", "in", currencies),
-                ("bank_account_id.sanitized_acc_number", "=", number),
-            ],
-            limit=1,
-        )
+        domain = [
+            *Journal._check_company_domain(self.company_id),
+            ("type", "=", self._journal_type()),
+            ("pluggy_account_id", "=", False),
+            ("currency_id", "in", currencies),
+        ]
+        if self._journal_type() != "bank":
+            domain.append(("bank_account_id.sanitized_acc_number", "=", sanitize_account_number(self.number)))
+            return Journal.search(domain, limit=1)
+        journals = Journal.search([*domain, ("bank_account_id", "!=", False)])
+        candidates = {journal.id: journal.bank_account_id._pluggy_account_number() for journal in journals}
+        return Journal.browse(best_match(target, candidates))
 
     def _create_journal(self):
         """A new journal for this account, with its bank account number unless another journal has it."""
@@ -638,7 +704,7 @@ class PluggyAccount(models.Model):
     def _sync_notification(self, summary):
         return self.env["pluggy.item"]._notification(
             summary.message(self.env),
-            "warning" if summary.errors else "success",
+            "warning" if summary.errors or summary.warnings else "success",
             next_action=summary.new_lines_action(self.env),
         )
 
@@ -652,7 +718,7 @@ class _ReadPlan(namedtuple("_ReadPlan", "pluggy_account_id window_start full_his
         created_pages = ()
         if self.since:
             created_pages = client.iter_transaction_pages(
-                self.pluggy_account_id, created_at_from=format_datetime(self.since)
+                self.pluggy_account_id, created_at_from=format_timestamp(self.since)
             )
         return _Reads(fields.Datetime.now(), window_pages, created_pages)
 
@@ -679,6 +745,9 @@ class AccountResult:
         self.flagged = 0
         self.seen_ids = set()
         self.pending_ids = set()
+        # Rows that could not be mapped (InvalidTransaction), by Pluggy id; those without an id apart.
+        self.skipped = {}
+        self.skipped_without_id = []
         self.watermark = None
 
     @property
@@ -693,6 +762,7 @@ class SyncSummary:
         self.created_ids = []
         self.updated = self.removed = self.flagged = 0
         self.errors = []
+        self.warnings = []
         self.skipped = 0
 
     def add(self, account, result):
@@ -706,6 +776,8 @@ class SyncSummary:
         self.updated += result.updated
         self.removed += result.removed
         self.flagged += result.flagged
+        if account.last_sync_warning:
+            self.warnings.append(f"{account.display_name}: {account.last_sync_warning}")
 
     def message(self, env):
         parts = [
@@ -718,8 +790,8 @@ class SyncSummary:
         if self.skipped:
             parts.append(env._("%(count)s accounts already syncing", count=self.skipped))
         message = ", ".join(parts) + "."
-        if self.errors:
-            message += "\n" + "\n".join(self.errors)
+        if self.errors or self.warnings:
+            message += "\n" + "\n".join(self.errors + self.warnings)
         return message
 
     def new_lines_action(self, env):
@@ -737,17 +809,20 @@ class _LineImporter:
         self.journal = account.journal_id
         self.env = account.env
         self.import_pending = account.company_id.pluggy_import_pending
+        self.time_zone = account.company_id._pluggy_time_zone()
         self.currency = account.currency_id
         self.Line = self.env["account.bank.statement.line"]
         self.analyze_at = ANALYZE_AFTER_LINES
 
     def apply(self, transactions, in_window=False):
-        rows = [tx for tx in transactions if tx.get("id") and tx["id"] not in self.result.seen_ids]
+        rows = [tx for tx in transactions if not tx.get("id") or tx["id"] not in self.result.seen_ids]
         if not rows:
             return
-        self.result.seen_ids.update(tx["id"] for tx in rows)
+        self.result.seen_ids.update(tx["id"] for tx in rows if tx.get("id"))
         self._advance_watermark(rows)
-        mapped = [self._map(tx) for tx in rows]
+        mapped = self._map_rows(rows)
+        if not mapped:
+            return
         existing = self.Line._pluggy_existing_lines(
             self.journal, [values["pluggy_transaction_id"] for values in mapped]
         )
@@ -810,22 +885,41 @@ class _LineImporter:
         reconciled._pluggy_flag("deleted", _("The bank no longer lists this transaction."))
         self.result.flagged += len(reconciled)
 
-    def _map(self, tx):
-        return map_transaction(
-            tx,
-            account_type=self.account.account_type,
-            account_currency=self.currency.name,
-            currency_digits=self.currency.decimal_places,
-        )
+    def _map_rows(self, rows):
+        """The rows' line values, row by row: a row that cannot be imported is set aside, with what is wrong
+        with it, and the others go on; the next sync asks for it again."""
+        mapped = []
+        for tx in rows:
+            try:
+                mapped.append(
+                    map_transaction(
+                        tx,
+                        account_type=self.account.account_type,
+                        account_currency=self.currency.name,
+                        currency_digits=self.currency.decimal_places,
+                        time_zone=self.time_zone,
+                    )
+                )
+            except InvalidTransaction as error:
+                _logger.warning(
+                    "Pluggy account %s: a transaction was not imported: %s",
+                    self.account.pluggy_account_id,
+                    error,
+                )
+                if error.transaction_id:
+                    self.result.skipped[error.transaction_id] = error
+                else:
+                    self.result.skipped_without_id.append(error)
+        return mapped
 
     def _advance_watermark(self, rows):
-        created = [parse_datetime(tx.get("createdAt")) for tx in rows if tx.get("createdAt")]
+        created = [parse_timestamp(tx.get("createdAt")) for tx in rows]
         created = [value for value in created if value]
         if not created:
             return
         newest = max(created)
-        if not self.result.watermark or newest > parse_datetime(self.result.watermark):
-            self.result.watermark = format_datetime(newest)
+        if not self.result.watermark or newest > parse_timestamp(self.result.watermark):
+            self.result.watermark = format_timestamp(newest)
 
     def _apply_change(self, line_data, values, partners):
         line = self.Line.browse(line_data["id"])
