@@ -11,3 +11,4 @@ from . import test_hostile_input
 from . import test_sync_properties
 from . import test_security
 from . import test_newcomer_tour
+from . import test_real_world

@@ -64,6 +64,11 @@ class SyncMixin:
         accounts._sync()
         return accounts
 
+    def run_scheduled(self, cron):
+        """Run a job as Odoo's cron worker does at its scheduled time (not as "Run Manually" does)."""
+        cron, _progress = cron._add_progress()
+        cron._callback(cron.name, cron.ir_actions_server_id.id)
+
     def pluggy_accounts(self, item):
         return self.env["pluggy.account"].search([("item_id.pluggy_item_id", "=", item["id"])], order="id")
 
@@ -634,20 +639,21 @@ class TestSync(SyncMixin, PluggyCase):
             ],
         )
 
-    def test_transaction_at_utc_midnight_on_the_first_lands_on_the_first(self):
+    def test_utc_midnight_keeps_its_date_and_a_late_evening_stays_in_its_month(self):
         self.env.user.tz = "America/Sao_Paulo"
         first = date.today().replace(day=1)
         item = self.pluggy.add_item(self.client_user_id)
         account = self.pluggy.add_account(item)
         midnight = self.pluggy.add_transaction(account, "-10.00", on=first)
-        # 02:30 UTC on the 1st is still the last day of the previous month in São Paulo: the bank's date wins.
+        # 02:30 UTC on the 1st is still the last day of the previous month in São Paulo, where the bank is:
+        # a withdrawal at 23:30 on the 31st belongs to the month that ended.
         early = self.pluggy.add_transaction(
             account, "-20.00", on=first, date=first.strftime("%Y-%m-%dT02:30:00.000Z")
         )
         self.connect_and_sync(item)
 
         self.assertEqual(self.line_of(midnight).date, first)
-        self.assertEqual(self.line_of(early).date, first)
+        self.assertEqual(self.line_of(early).date, first - timedelta(days=1))
 
     # -------------------------------------------------------------------------
     # The cron, the balance, the notification
@@ -670,7 +676,7 @@ class TestSync(SyncMixin, PluggyCase):
         self.pluggy.requests.clear()
 
         cron = self.env.ref("caixa_pluggy.ir_cron_sync").sudo()
-        cron.method_direct_trigger()
+        self.run_scheduled(cron)
 
         self.assertTrue(self.line_of(new_row), "the due account was synced")
         self.assertFalse(self.line_of(card_row), "an account synced recently waits for its turn")
@@ -778,7 +784,7 @@ class TestSyncRealCursors(BaseCase):
             account = self.pluggy.add_account(item, currency=company.currency_id.name)
             connection = env["pluggy.item"].create(
                 {
-                    **env["pluggy.item"]._values_from_pluggy(item),
+                    **env["pluggy.item"]._values_from_pluggy(item, company),
                     "pluggy_item_id": item["id"],
                     "company_id": company.id,
                 }
@@ -788,7 +794,7 @@ class TestSyncRealCursors(BaseCase):
             )
             pluggy_account = env["pluggy.account"].create(
                 {
-                    **env["pluggy.account"]._values_from_pluggy(account),
+                    **env["pluggy.account"]._values_from_pluggy(account, company),
                     "item_id": connection.id,
                     "pluggy_account_id": account["id"],
                 }
