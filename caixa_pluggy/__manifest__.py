@@ -19,6 +19,8 @@
         "views/pluggy_webhook_event_views.xml",
         "views/account_journal_views.xml",
         "views/account_bank_statement_line_views.xml",
+        "views/account_move_views.xml",
+        "wizards/pluggy_missing_transactions_views.xml",
         "views/res_config_settings_views.xml",
         "views/caixa_pluggy_menus.xml",
     ],
@@ -30,6 +32,7 @@
             "caixa_pluggy/static/tests/tours/**/*",
         ],
     },
+    "post_init_hook": "_post_init_hook",
     "installable": True,
     "application": False,
 }

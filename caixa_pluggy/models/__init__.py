@@ -9,3 +9,8 @@ from . import pluggy_account
 from . import pluggy_webhook_event
 from . import account_journal
 from . import account_bank_statement_line
+from . import account_bank_statement_line_matching
+from . import account_move
+from . import account_reconcile_model
+from . import account_chart_template
+from . import pluggy_partner_mapping

@@ -121,26 +121,35 @@ class AccountBankStatementLine(models.Model):
         return self.browse(row[0] for row in self.env.cr.fetchall())
 
     @api.model
-    def _pluggy_partners_by_vat(self, company, vats):
-        """Partners of the company by CPF/CNPJ, compared digits only; only documents held by exactly one."""
-        if not vats:
-            return {}
+    def _pluggy_duplicate_line_ids(self, journal):
+        """Lines of the journal that look like one transaction twice: the same amount on the same day from the
+        same counterpart (its CPF/CNPJ, else its name, else the label), whatever imported them; or a Pluggy
+        transaction also imported on another journal."""
         self.env.cr.execute(
             SQL(
                 """
-                SELECT upper(regexp_replace(vat, '[^0-9A-Za-z]', '', 'g')) AS document, array_agg(id)
-                  FROM res_partner
-                 WHERE active
-                   AND id = commercial_partner_id
-                   AND (company_id IS NULL OR company_id = %s)
-                   AND upper(regexp_replace(vat, '[^0-9A-Za-z]', '', 'g')) = ANY(%s)
-                 GROUP BY 1
+                WITH journal_line AS (
+                    SELECT line.id, line.amount, move.date, line.pluggy_transaction_id,
+                           lower(coalesce(line.pluggy_partner_vat, line.partner_name, line.payment_ref, ''))
+                               AS who
+                      FROM account_bank_statement_line line
+                      JOIN account_move move ON move.id = line.move_id
+                     WHERE line.journal_id = %(journal)s
+                )
+                SELECT line.id
+                  FROM journal_line line
+                 WHERE EXISTS (SELECT 1 FROM journal_line twin
+                                WHERE twin.id != line.id AND twin.amount = line.amount
+                                  AND twin.date = line.date AND twin.who = line.who)
+                    OR EXISTS (SELECT 1 FROM account_bank_statement_line elsewhere
+                                WHERE elsewhere.pluggy_transaction_id = line.pluggy_transaction_id
+                                  AND elsewhere.journal_id != %(journal)s)
+                 ORDER BY line.date, line.amount, line.id
                 """,
-                company.id,
-                list(vats),
+                journal=journal.id,
             )
         )
-        return {document: ids[0] for document, ids in self.env.cr.fetchall() if len(ids) == 1}
+        return [row[0] for row in self.env.cr.fetchall()]
 
     @api.model
     def _pluggy_line_values(self, journal, values, partners):

@@ -52,6 +52,30 @@ class AccountJournal(models.Model):
     def action_pluggy_create_opening_balance(self):
         return self.pluggy_account_id.action_create_opening_balance()
 
+    def action_pluggy_duplicate_lines(self):
+        """Lines that look like one transaction twice, to review and delete."""
+        self.ensure_one()
+        Line = self.env["account.bank.statement.line"]
+        line_ids = Line._pluggy_duplicate_line_ids(self)
+        if not line_ids:
+            return _notification(
+                _("No line of %(journal)s looks like a duplicate.", journal=self.display_name)
+            )
+        action = self.env["ir.actions.act_window"]._for_xml_id("caixa_pluggy.action_pluggy_statement_lines")
+        action.update(
+            {
+                "name": _("Possible duplicates"),
+                "domain": [("id", "in", line_ids)],
+                "context": {"group_by": ["date:day"]},
+            }
+        )
+        return action
+
+    def action_pluggy_missing_transactions(self):
+        self.ensure_one()
+        wizard = self.env["pluggy.missing.transactions"].create({"journal_id": self.id})
+        return wizard._reopen()
+
     # -------------------------------------------------------------------------
     # DASHBOARD
     # -------------------------------------------------------------------------
@@ -80,3 +104,11 @@ class AccountJournal(models.Model):
                 }
             )
         return res
+
+
+def _notification(message):
+    return {
+        "type": "ir.actions.client",
+        "tag": "display_notification",
+        "params": {"type": "info", "message": message},
+    }

@@ -422,6 +422,40 @@ class PluggyAccount(models.Model):
             result.watermark = format_timestamp(reads.started)
         return result
 
+    def _rows_without_line(self, date_from, date_to):
+        """Pluggy's rows dated in this range (in the bank's calendar) that have no line on the journal."""
+        self.ensure_one()
+        client = self.env["pluggy.api"]._get_client()
+        # Pluggy filters on UTC dates: a day more on each side holds every row of the bank's days.
+        with client:
+            rows = list(
+                client.iter_transactions(
+                    self.pluggy_account_id,
+                    date_from=date_from - timedelta(days=1),
+                    date_to=date_to + timedelta(days=1),
+                )
+            )
+        existing = self.env["account.bank.statement.line"]._pluggy_existing_lines(
+            self.journal_id, [tx["id"] for tx in rows if tx.get("id")]
+        )
+        return [tx for tx in rows if tx.get("id") not in existing]
+
+    def _import_rows(self, rows):
+        """Import these rows, pending ones too, as the accountant chose them (missing transactions tool)."""
+        self.ensure_one()
+        if not _try_lock_row(self):
+            raise UserError(_("This account is being synced right now: try again in a minute."))
+        result = AccountResult()
+        importer = _LineImporter(self, result)
+        importer.import_pending = True
+        importer.apply(rows)
+        if result.pending_ids:
+            # Re-checked by the next syncs like any pending row: posted under the same id, or gone.
+            self.pending_transaction_ids = sorted(
+                set(self.pending_transaction_ids or []) | result.pending_ids
+            )
+        return result
+
     def _store_sync_state(self, result, bank_data):
         """Advance the watermark and store the bank balance, in the same transaction as the lines."""
         values = {
@@ -743,6 +777,8 @@ class AccountResult:
         self.updated = 0
         self.removed = 0
         self.flagged = 0
+        # New or changed lines that a reconciliation model reconciled or found a proposal for.
+        self.matched = 0
         self.seen_ids = set()
         self.pending_ids = set()
         # Rows that could not be mapped (InvalidTransaction), by Pluggy id; those without an id apart.
@@ -760,7 +796,7 @@ class SyncSummary:
 
     def __init__(self):
         self.created_ids = []
-        self.updated = self.removed = self.flagged = 0
+        self.updated = self.removed = self.flagged = self.matched = 0
         self.errors = []
         self.warnings = []
         self.skipped = 0
@@ -776,6 +812,7 @@ class SyncSummary:
         self.updated += result.updated
         self.removed += result.removed
         self.flagged += result.flagged
+        self.matched += result.matched
         if account.last_sync_warning:
             self.warnings.append(f"{account.display_name}: {account.last_sync_warning}")
 
@@ -785,6 +822,8 @@ class SyncSummary:
             env._("%(count)s updated", count=self.updated),
             env._("%(count)s removed", count=self.removed),
         ]
+        if self.matched:
+            parts.append(env._("%(count)s matched with invoices or bills", count=self.matched))
         if self.flagged:
             parts.append(env._("%(count)s reconciled lines flagged for review", count=self.flagged))
         if self.skipped:
@@ -811,7 +850,8 @@ class _LineImporter:
         self.import_pending = account.company_id.pluggy_import_pending
         self.time_zone = account.company_id._pluggy_time_zone()
         self.currency = account.currency_id
-        self.Line = self.env["account.bank.statement.line"]
+        # Partners the sync sets are not an accountant's choice to remember (see pluggy.partner.mapping).
+        self.Line = self.env["account.bank.statement.line"].with_context(pluggy_importing=True)
         self.analyze_at = ANALYZE_AFTER_LINES
 
     def apply(self, transactions, in_window=False):
@@ -826,10 +866,10 @@ class _LineImporter:
         existing = self.Line._pluggy_existing_lines(
             self.journal, [values["pluggy_transaction_id"] for values in mapped]
         )
-        partners = self.Line._pluggy_partners_by_vat(
-            self.account.company_id, {values["partner_vat"] for values in mapped if values["partner_vat"]}
+        partners = self.env["pluggy.partner.mapping"]._partners_by_document(
+            self.account.company_id, {values["partner_vat"] for values in mapped}
         )
-        to_create = []
+        to_create, changed = [], self.Line
         for values in mapped:
             line = existing.get(values["pluggy_transaction_id"])
             if values["pending"]:
@@ -842,9 +882,14 @@ class _LineImporter:
             if not line:
                 to_create.append(self.Line._pluggy_line_values(self.journal, values, partners))
             elif line["fingerprint"] != values["fingerprint"]:
-                self._apply_change(line, values, partners)
-        if to_create:
-            self.result.created_ids += self.Line.create(to_create).ids
+                changed |= self._apply_change(line, values, partners)
+        created = self.Line.create(to_create)
+        # Only new lines and lines the bank changed before they were reconciled: a reconciled line is the
+        # accountant's, whatever a later sync finds.
+        (created | changed)._pluggy_match()
+        self.result.created_ids += created.ids
+        self.result.matched += len((created | changed).filtered("pluggy_match_state"))
+        if created:
             # A long history is imported page by page in one transaction: written to the database, the page's
             # lines, entries and journal items leave the ORM cache, so that memory stays flat whatever the
             # number of pages instead of holding every record created so far.
@@ -929,9 +974,10 @@ class _LineImporter:
             if line.pluggy_flag != "changed" or line.pluggy_flag_note != note:
                 line._pluggy_flag("changed", note)
                 self.result.flagged += 1
-        else:
-            line.write(self.Line._pluggy_update_values(values, partners))
-            self.result.updated += 1
+            return self.Line
+        line.write(self.Line._pluggy_update_values(values, partners))
+        self.result.updated += 1
+        return line
 
 
 def _try_lock_row(record):

@@ -8,6 +8,7 @@ import logging
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from . import matching
 from .dates import bank_date
 
 _logger = logging.getLogger(__name__)
@@ -102,6 +103,38 @@ def map_transaction(
         "created_at": tx.get("createdAt"),
         "updated_at": tx.get("updatedAt"),
         "transaction_details": _json_safe(tx),
+    }
+
+
+def payment_identifiers(tx) -> dict:
+    """What a Pluggy row says about the document it pays, as :class:`.matching.BankLine` fields.
+
+    ``tx`` is the row as Pluggy sent it (or as stored in a line's ``transaction_details``): the references
+    its payment data carries (the PIX txid or end-to-end id the payer quoted, the boleto number), the ones
+    written in its description and the payer's message, and the boleto's barcode.
+    """
+    tx = _as_dict(tx)
+    payment_data = _as_dict(tx.get("paymentData"))
+    boleto = _as_dict(payment_data.get("boletoMetadata"))
+    return {
+        "rail": _payment_method(payment_data, tx),
+        "references": matching.reference_keys(
+            _text(payment_data.get("receiverReferenceId")), _text(payment_data.get("referenceNumber"))
+        ),
+        "text_references": matching.text_reference_keys(
+            " ".join(
+                filter(
+                    None,
+                    (
+                        _text(tx.get("description")),
+                        _text(tx.get("descriptionRaw")),
+                        _text(payment_data.get("reason")),
+                    ),
+                )
+            )
+        ),
+        "boleto": matching.boleto_barcode(_text(boleto.get("barcode")))
+        or matching.boleto_barcode(_text(boleto.get("digitableLine"))),
     }
 
 

@@ -12,3 +12,5 @@ from . import test_sync_properties
 from . import test_security
 from . import test_newcomer_tour
 from . import test_real_world
+from . import test_matching
+from . import test_journal_tools

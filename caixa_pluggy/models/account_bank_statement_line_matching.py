@@ -1,0 +1,270 @@
+"""Matching imported lines with the invoices and bills they pay (see caixa_pluggy.pluggy.matching)."""
+
+from decimal import Decimal
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL, float_repr
+
+from ..pluggy import matching
+from ..pluggy.mapping import payment_identifiers
+
+# Open items that can be what a bank line pays: posted invoices, bills, refunds and receipts.
+_DOCUMENT_TYPES = ("out_invoice", "out_refund", "out_receipt", "in_invoice", "in_refund", "in_receipt")
+
+
+class AccountBankStatementLine(models.Model):
+    _inherit = "account.bank.statement.line"
+
+    pluggy_match_state = fields.Selection(
+        [("reconciled", "Reconciled by itself"), ("proposed", "Match proposed")],
+        string="Pluggy Match",
+        readonly=True,
+        copy=False,
+    )
+    pluggy_match_note = fields.Char(string="Why It Matched", readonly=True, copy=False)
+    pluggy_match_model_id = fields.Many2one(
+        "account.reconcile.model", string="Matched By", readonly=True, copy=False, ondelete="set null"
+    )
+    pluggy_proposal_line_ids = fields.Many2many(
+        "account.move.line",
+        "account_bank_statement_line_pluggy_proposal_rel",
+        "statement_line_id",
+        "move_line_id",
+        string="Proposed Match",
+        readonly=True,
+        copy=False,
+    )
+
+    def write(self, vals):
+        res = super().write(vals)
+        if vals.get("partner_id") and not self.env.context.get("pluggy_importing"):
+            self._pluggy_remember_partner()
+        return res
+
+    # -------------------------------------------------------------------------
+    # ACTION METHODS
+    # -------------------------------------------------------------------------
+
+    def action_pluggy_accept_proposal(self):
+        for line in self.filtered("pluggy_proposal_line_ids"):
+            if line.is_reconciled:
+                continue
+            items = line.pluggy_proposal_line_ids
+            if any(item.reconciled for item in items):
+                raise UserError(
+                    _(
+                        "%(document)s was reconciled with something else since it was proposed: use Find "
+                        "matches again.",
+                        document=items.move_id[:1].display_name,
+                    )
+                )
+            line._pluggy_reconcile_with(items)
+            line.write(
+                {
+                    "pluggy_match_state": "reconciled",
+                    "pluggy_match_note": _(
+                        "Proposal accepted by %(user)s: %(note)s",
+                        user=self.env.user.name,
+                        note=line.pluggy_match_note,
+                    ),
+                    "pluggy_proposal_line_ids": [fields.Command.clear()],
+                }
+            )
+
+    def action_pluggy_reject_proposal(self):
+        self.filtered(lambda line: line.pluggy_match_state == "proposed").write(
+            {
+                "pluggy_match_state": False,
+                "pluggy_match_note": False,
+                "pluggy_match_model_id": False,
+                "pluggy_proposal_line_ids": [fields.Command.clear()],
+            }
+        )
+
+    def action_pluggy_find_matches(self):
+        """Match again, e.g. once the invoice a payment pays has been posted."""
+        lines = self.filtered(lambda line: line.pluggy_transaction_id and not line.is_reconciled)
+        lines._pluggy_match()
+        reconciled = lines.filtered(lambda line: line.pluggy_match_state == "reconciled")
+        proposed = lines.filtered(lambda line: line.pluggy_match_state == "proposed")
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success" if reconciled or proposed else "info",
+                "message": _(
+                    "%(reconciled)s lines reconciled, %(proposed)s matches proposed.",
+                    reconciled=len(reconciled),
+                    proposed=len(proposed),
+                ),
+                "next": {"type": "ir.actions.act_window_close"},
+            },
+        }
+
+    # -------------------------------------------------------------------------
+    # MATCHING
+    # -------------------------------------------------------------------------
+
+    def _pluggy_match(self):
+        """Apply the companies' Pluggy reconciliation models to these unreconciled lines: exact identifier
+        matches are reconciled, the others proposed. A few queries per company and currency, whatever the
+        number of lines."""
+        lines = self.filtered(lambda line: not line.is_reconciled)
+        lines.filtered("pluggy_match_state").action_pluggy_reject_proposal()
+        # A line whose transaction is in another currency than its journal's is the accountant's, with the
+        # rate of the day: amounts are compared in the journal's currency only.
+        lines = lines.filtered(lambda line: not line.foreign_currency_id)
+        for (company, currency), group in lines.grouped(
+            lambda line: (line.company_id, line.currency_id)
+        ).items():
+            rules = self.env["account.reconcile.model"]._pluggy_rules(company)
+            if not rules:
+                continue
+            bank_lines = {line: line._pluggy_bank_line() for line in group}
+            items = self._pluggy_open_items(company, currency, bank_lines.values())
+            models_by_id = {model.id: model for model, _rule in rules}
+            used = set()
+            for line, bank_line in bank_lines.items():
+                match = matching.find_match(bank_line, items, [rule for _model, rule in rules], used)
+                if match:
+                    used.update(match.item_ids)
+                    line._pluggy_apply_match(match, models_by_id[match.rule.model_id])
+
+    def _pluggy_bank_line(self):
+        self.ensure_one()
+        identifiers = payment_identifiers(self.transaction_details)
+        if self.pluggy_boleto_line and not identifiers["boleto"]:
+            identifiers["boleto"] = matching.boleto_barcode(self.pluggy_boleto_line)
+        return matching.BankLine(
+            amount=_decimal(self.amount, self.currency_id),
+            partner_id=self.partner_id.commercial_partner_id.id or None,
+            pending=self.pluggy_pending,
+            **identifiers,
+        )
+
+    @api.model
+    def _pluggy_open_items(self, company, currency, bank_lines):
+        """The company's open items in ``currency`` that any of ``bank_lines`` could pay, oldest due first:
+        one query."""
+        bank_lines = list(bank_lines)
+        references = set().union(*(line.references | line.text_references for line in bank_lines))
+        barcodes = {line.boleto for line in bank_lines if line.boleto}
+        partners = {line.partner_id for line in bank_lines if line.partner_id}
+        amounts = {line.amount for line in bank_lines if line.partner_id}
+        if not (references or barcodes or partners):
+            return []
+        # The invoice an accountant has just posted may still be in the ORM's cache only.
+        self.env["account.move"].flush_model(["name", "payment_reference", "ref", "pluggy_boleto_barcode"])
+        self.env["account.move.line"].flush_model()
+        self.env["res.partner"].flush_model(["commercial_partner_id"])
+        normalized = "upper(regexp_replace(coalesce(%s, ''), '[^0-9A-Za-z]', '', 'g'))"
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT item.id, partner.commercial_partner_id, item.amount_residual_currency,
+                       move.name, move.payment_reference, move.ref, move.pluggy_boleto_barcode
+                  FROM account_move_line item
+                  JOIN account_move move ON move.id = item.move_id
+                  JOIN account_account account ON account.id = item.account_id
+             LEFT JOIN res_partner partner ON partner.id = item.partner_id
+                 WHERE item.company_id = %(company)s
+                   AND item.currency_id = %(currency)s
+                   AND item.parent_state = 'posted'
+                   AND NOT item.reconciled
+                   AND account.account_type IN ('asset_receivable', 'liability_payable')
+                   AND move.move_type IN %(types)s
+                   AND (%(by_name)s = ANY(%(references)s::varchar[])
+                        OR %(by_payment_reference)s = ANY(%(references)s::varchar[])
+                        OR %(by_ref)s = ANY(%(references)s::varchar[])
+                        OR move.pluggy_boleto_barcode = ANY(%(barcodes)s::varchar[])
+                        OR (partner.commercial_partner_id = ANY(%(partners)s::int[])
+                            AND item.amount_residual_currency = ANY(%(amounts)s::numeric[])))
+              ORDER BY coalesce(item.date_maturity, item.date), item.id
+                """,
+                company=company.id,
+                currency=currency.id,
+                types=_DOCUMENT_TYPES,
+                by_name=SQL(normalized, SQL.identifier("move", "name")),
+                by_payment_reference=SQL(normalized, SQL.identifier("move", "payment_reference")),
+                by_ref=SQL(normalized, SQL.identifier("move", "ref")),
+                references=sorted(references),
+                barcodes=sorted(barcodes),
+                partners=sorted(partners),
+                amounts=[str(amount) for amount in amounts],
+            )
+        )
+        return [
+            matching.OpenItem(
+                id=item_id,
+                residual=_decimal(residual, currency),
+                partner_id=partner_id,
+                references=matching.reference_keys(name, payment_reference, ref),
+                boleto=barcode,
+                label=name,
+            )
+            for item_id, partner_id, residual, name, payment_reference, ref, barcode in self.env.cr.fetchall()
+        ]
+
+    def _pluggy_apply_match(self, match, model):
+        items = self.env["account.move.line"].browse(match.item_ids)
+        reason = self._pluggy_match_reason(match, model, items)
+        values = {"pluggy_match_note": reason, "pluggy_match_model_id": model.id}
+        if match.auto:
+            self._pluggy_reconcile_with(items)
+            values["pluggy_match_state"] = "reconciled"
+        else:
+            values.update(
+                pluggy_match_state="proposed", pluggy_proposal_line_ids=[fields.Command.set(items.ids)]
+            )
+        self.write(values)
+
+    def _pluggy_match_reason(self, match, model, items):
+        document = items.move_id[:1].display_name
+        if match.rule.kind == matching.PARTNER_AMOUNT:
+            if match.candidates > 1:
+                return _(
+                    "%(document)s: same partner and amount, the oldest of %(count)s open items that fit.",
+                    document=document,
+                    count=match.candidates,
+                )
+            return _("%(document)s: same partner and amount.", document=document)
+        labels = {matching.PIX_REFERENCE: _("PIX reference"), matching.BOLETO: _("boleto")}
+        reason = _(
+            "%(document)s: %(what)s %(identifier)s.",
+            document=document,
+            what=labels[match.rule.kind],
+            identifier=match.identifier,
+        )
+        if not match.auto and not model.auto_reconcile:
+            return reason
+        if not match.auto and self.pluggy_pending:
+            return _("%(reason)s Proposed only: the bank has not posted the line yet.", reason=reason)
+        if not match.auto:
+            return _("%(reason)s Proposed only: the amounts differ.", reason=reason)
+        return reason
+
+    def _pluggy_reconcile_with(self, items):
+        """Reconcile this line with open journal items, as the reconciliation widgets do: its suspense line
+        becomes the items' receivable or payable counterpart, on their partner."""
+        self.ensure_one()
+        line = self.with_context(pluggy_importing=True)
+        partner = items.partner_id.commercial_partner_id[:1]
+        if partner and line.partner_id != partner:
+            line.partner_id = partner
+        _liquidity, suspense, other = line._seek_for_lines()
+        if len(suspense) != 1 or other or len(items.account_id) != 1:
+            raise UserError(_("%(line)s cannot be reconciled automatically.", line=self.display_name))
+        suspense.with_context(skip_account_move_synchronization=True).write(
+            {"account_id": items.account_id.id, "partner_id": partner.id}
+        )
+        (suspense + items).reconcile()
+
+    def _pluggy_remember_partner(self):
+        Mapping = self.env["pluggy.partner.mapping"].sudo()
+        for line in self.filtered("pluggy_partner_vat"):
+            Mapping._remember(line.company_id, line.pluggy_partner_vat, line.partner_id.commercial_partner_id)
+
+
+def _decimal(amount, currency):
+    return Decimal(float_repr(amount, currency.decimal_places))

@@ -1,0 +1,199 @@
+"""Which open invoice or bill a bank line pays, from Brazilian payment identifiers. No Odoo import.
+
+The Odoo layer reads the open items and the reconciliation models, builds :class:`BankLine` and
+:class:`OpenItem` values and asks :func:`find_match`; it then reconciles an automatic match and stores a
+proposed one for the accountant.
+"""
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+PIX_REFERENCE = "pix_reference"
+BOLETO = "boleto"
+PARTNER_AMOUNT = "partner_amount"
+RULES = (PIX_REFERENCE, BOLETO, PARTNER_AMOUNT)
+
+_NOT_ALNUM = re.compile(r"[^0-9A-Z]")
+_DIGIT = re.compile(r"[0-9]")
+_NOT_DIGIT = re.compile(r"\D")
+# Shorter references ("12", "NF 3") name too many documents to be taken as proof of which one a payment pays.
+_MIN_REFERENCE_LENGTH = 6
+
+
+def reference_key(value):
+    """A payment reference as banks and the PIX payload carry it: letters and digits only, uppercased.
+
+    Odoo's own PIX QR code strips everything but letters and digits from the invoice's payment reference
+    ("INV/2026/00003" travels as "INV202600003"), so both sides compare in that form. None when too short or
+    without a digit to identify a document.
+    """
+    key = _NOT_ALNUM.sub("", str(value or "").upper())
+    if len(key) < _MIN_REFERENCE_LENGTH or not _DIGIT.search(key):
+        return None
+    return key
+
+
+def reference_keys(*values):
+    return frozenset(key for key in map(reference_key, values) if key)
+
+
+def text_reference_keys(text):
+    """References written in free text (the bank's description, the payer's PIX message), word by word.
+
+    Word by word and not as one run of characters: with the spaces gone, "INV202600003" would be found
+    inside "INV2026000031".
+    """
+    return reference_keys(*str(text or "").split())
+
+
+def boleto_barcode(value):
+    """The 44-digit barcode of a boleto given as barcode or digitable line (47 digits for bank boletos,
+    48 for utility and tax ones), punctuation ignored; None when it is neither."""
+    digits = _NOT_DIGIT.sub("", str(value or ""))
+    if len(digits) == 44:
+        return digits
+    if len(digits) == 47:
+        # AAABC.CCCCX DDDDD.DDDDDY EEEEE.EEEEEZ K UUUUVVVVVVVVVV: bank, currency, the barcode's check digit K,
+        # due factor and value, then the free field spread over the three blocks without their check digits.
+        return digits[0:4] + digits[32] + digits[33:47] + digits[4:9] + digits[10:20] + digits[21:31]
+    if len(digits) == 48 and digits[0] == "8":
+        # Four blocks of 11 digits, each followed by its check digit.
+        return "".join(digits[start : start + 11] for start in (0, 12, 24, 36))
+    return None
+
+
+def document_key(value):
+    """A CPF (11) or CNPJ (14 characters, letters allowed from 2026) as stored for comparison; None for a
+    masked document ("***.456.789-**", as Open Finance shows some CPFs) or anything else."""
+    text = str(value or "").upper()
+    if "*" in text:
+        return None
+    key = _NOT_ALNUM.sub("", text)
+    return key if len(key) in (11, 14) else None
+
+
+def cnpj_root(document):
+    """The first 8 characters of a CNPJ, shared by the head office and every branch; None for a CPF."""
+    key = document_key(document)
+    return key[:8] if key and len(key) == 14 else None
+
+
+@dataclass(frozen=True)
+class BankLine:
+    """What matching reads of a statement line. ``amount`` is signed (positive = money in)."""
+
+    amount: Decimal
+    partner_id: int = None
+    rail: str = None
+    references: frozenset = frozenset()
+    text_references: frozenset = frozenset()
+    boleto: str = None
+    pending: bool = False
+
+
+@dataclass(frozen=True)
+class OpenItem:
+    """An open receivable (``residual`` > 0) or payable (< 0) journal item, in the line's currency."""
+
+    id: int
+    residual: Decimal
+    partner_id: int = None
+    references: frozenset = frozenset()
+    boleto: str = None
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A reconciliation model's part in matching: which rule, and whether its matches reconcile by
+    themselves (``auto``) or are only proposed."""
+
+    kind: str
+    auto: bool
+    model_id: int = None
+
+
+@dataclass(frozen=True)
+class Match:
+    rule: Rule
+    item_ids: tuple
+    auto: bool
+    identifier: str = None
+    # How many open items would have fitted a partner + amount match (the one proposed is the oldest).
+    candidates: int = 1
+    labels: tuple = field(default=())
+
+
+def find_match(line, items, rules, used=frozenset()):
+    """The first rule, in order, that finds what ``line`` pays among ``items`` (``used`` ids excluded).
+
+    An identifier rule finds exactly one item or nothing: it reconciles when that item's residual is the
+    line's amount, the rule says so and the bank has posted the line; otherwise it proposes. A partner +
+    amount match is always a proposal: the oldest open item of the line's partner for exactly its amount.
+    """
+    open_items = [item for item in items if item.id not in used and item.residual and _same_side(line, item)]
+    for rule in rules:
+        match = _RULES[rule.kind](line, open_items, rule)
+        if match:
+            return match
+    return None
+
+
+def _same_side(line, item):
+    return (line.amount > 0) == (item.residual > 0)
+
+
+def _by_identifier(line, candidates, rule, identifier):
+    if len(candidates) != 1:
+        # Two open documents carrying the same identifier: which one was paid is the accountant's call.
+        return None
+    item = candidates[0]
+    exact = item.residual == line.amount
+    return Match(
+        rule=rule,
+        item_ids=(item.id,),
+        auto=rule.auto and exact and not line.pending,
+        identifier=identifier,
+        labels=(item.label,),
+    )
+
+
+def _pix_reference(line, items, rule):
+    if line.rail != "PIX":
+        return None
+    for references in (line.references, line.text_references):
+        found = [item for item in items if item.references & references]
+        if found:
+            identifier = sorted(found[0].references & references)[0]
+            return _by_identifier(line, found, rule, identifier)
+    return None
+
+
+def _boleto(line, items, rule):
+    if line.boleto:
+        found = [item for item in items if item.boleto == line.boleto]
+        if found:
+            return _by_identifier(line, found, rule, line.boleto)
+    if line.rail == "BOLETO" and line.amount > 0:
+        # A boleto the company issued comes back with its number ("nosso número" or the invoice's reference).
+        found = [item for item in items if item.references & (line.references | line.text_references)]
+        if found:
+            identifier = sorted(found[0].references & (line.references | line.text_references))[0]
+            return _by_identifier(line, found, rule, identifier)
+    return None
+
+
+def _partner_amount(line, items, rule):
+    if not line.partner_id:
+        return None
+    found = [item for item in items if item.partner_id == line.partner_id and item.residual == line.amount]
+    if not found:
+        return None
+    # Oldest first, as Odoo's reconciliation models order their candidates by default (items come sorted).
+    return Match(
+        rule=rule, item_ids=(found[0].id,), auto=False, candidates=len(found), labels=(found[0].label,)
+    )
+
+
+_RULES = {PIX_REFERENCE: _pix_reference, BOLETO: _boleto, PARTNER_AMOUNT: _partner_amount}

@@ -1,0 +1,261 @@
+"""Imported lines matched with the invoices and bills they pay: PIX reference, boleto, partner + amount."""
+
+from odoo.exceptions import ValidationError
+from odoo.tests import tagged
+
+from .common import PluggyCase
+from .test_sync import SyncMixin
+
+# FEBRABAN's layout example: a bank boleto of R$ 1.00, as the bill prints it and as Pluggy's row carries it.
+DIGITABLE_LINE = "00190.50095 40144.816069 06809.350314 3 37370000000100"
+BARCODE = "00193373700000001000500940144816060680935031"
+
+
+def _pix(reference=None, *, payer=None, receiver=None, reason=None):
+    return {
+        "paymentMethod": "PIX",
+        "receiverReferenceId": reference,
+        "referenceNumber": None,
+        "reason": reason,
+        "payer": payer,
+        "receiver": receiver,
+        "boletoMetadata": None,
+    }
+
+
+def _person(name, document):
+    return {
+        "name": name,
+        "documentNumber": {"type": "CNPJ" if len(document) > 14 else "CPF", "value": document},
+    }
+
+
+@tagged("post_install", "-at_install")
+class TestMatching(SyncMixin, PluggyCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.customer = cls.env["res.partner"].create(
+            {"name": "Padaria Pão Quente Ltda", "vat": "12.345.678/0001-95", "is_company": True}
+        )
+
+    def setUp(self):
+        super().setUp()
+        self.item = self.pluggy.add_item(self.client_user_id)
+        self.bank = self.pluggy.add_account(self.item)
+        self.connect_and_sync(self.item)
+        self.account = self.account_of(self.bank)
+
+    def sync(self):
+        self.account._sync()
+
+    def invoice(self, amount, *, partner=None, move_type="out_invoice", company=None, **values):
+        move = self.init_invoice(
+            move_type,
+            partner=partner or self.customer,
+            amounts=[amount],
+            taxes=self.env["account.tax"],
+            currency=self.account.currency_id,
+            company=company or self.company,
+        )
+        move.write(values)
+        move.action_post()
+        return move
+
+    def assertPaid(self, move):
+        self.assertIn(move.payment_state, ("paid", "in_payment"), move.display_name)
+
+    # -------------------------------------------------------------------------
+    # Reconciled by themselves
+    # -------------------------------------------------------------------------
+
+    def test_invoice_paid_by_a_pix_with_its_reference_is_reconciled_by_itself(self):
+        invoice = self.invoice(150)
+        other = self.invoice(150)
+        # The payer's bank quotes the txid of the invoice's PIX QR code: its payment reference, slashes gone.
+        txid = invoice.payment_reference.replace("/", "")
+        tx = self.pluggy.add_transaction(
+            self.bank, "150.00", payment_data=_pix(txid, payer=_person("Padaria", "12.345.678/0001-95"))
+        )
+        self.sync()
+        line = self.line_of(tx)
+        self.assertTrue(line.is_reconciled)
+        self.assertPaid(invoice)
+        self.assertEqual(other.payment_state, "not_paid")
+        self.assertEqual(line.pluggy_match_state, "reconciled")
+        self.assertIn(txid, line.pluggy_match_note)
+        self.assertIn(invoice.name, line.pluggy_match_note)
+        self.assertEqual(line.partner_id, self.customer)
+
+    def test_invoice_named_in_the_payers_pix_message_is_reconciled(self):
+        invoice = self.invoice(80)
+        tx = self.pluggy.add_transaction(
+            self.bank,
+            "80.00",
+            payment_data=_pix("E2E00000000202612070000000000001", reason=f"Ref {invoice.name}"),
+        )
+        self.sync()
+        self.assertTrue(self.line_of(tx).is_reconciled)
+        self.assertPaid(invoice)
+
+    def test_bill_paid_by_boleto_is_reconciled_by_its_barcode(self):
+        vendor = self.env["res.partner"].create({"name": "Energia Elétrica S.A.", "is_company": True})
+        bill = self.invoice(1, partner=vendor, move_type="in_invoice", pluggy_boleto_code=DIGITABLE_LINE)
+        self.assertEqual(bill.pluggy_boleto_barcode, BARCODE)
+        tx = self.pluggy.add_transaction(
+            self.bank,
+            "-1.00",
+            description="PAGAMENTO DE BOLETO",
+            payment_data={
+                "paymentMethod": "BOLETO",
+                "boletoMetadata": {"digitableLine": None, "barcode": BARCODE, "baseAmount": 1},
+            },
+        )
+        self.sync()
+        line = self.line_of(tx)
+        self.assertTrue(line.is_reconciled)
+        self.assertPaid(bill)
+        self.assertEqual(line.partner_id, vendor)
+        self.assertIn(BARCODE, line.pluggy_match_note)
+
+    def test_a_typo_in_the_bills_boleto_is_refused(self):
+        with self.assertRaises(ValidationError):
+            self.invoice(1, move_type="in_invoice", pluggy_boleto_code="0019050095 4014")
+
+    # -------------------------------------------------------------------------
+    # Proposed only
+    # -------------------------------------------------------------------------
+
+    def test_partner_and_amount_match_is_proposed_not_reconciled(self):
+        invoice = self.invoice(42)
+        tx = self.pluggy.add_transaction(
+            self.bank,
+            "42.00",
+            payment_data={"paymentMethod": "TED", "payer": _person("PADARIA PAO QUENTE", "12345678000195")},
+        )
+        self.sync()
+        line = self.line_of(tx)
+        self.assertFalse(line.is_reconciled)
+        self.assertEqual(invoice.payment_state, "not_paid")
+        self.assertEqual(line.pluggy_match_state, "proposed")
+        self.assertEqual(line.pluggy_proposal_line_ids.move_id, invoice)
+        line.action_pluggy_accept_proposal()
+        self.assertTrue(line.is_reconciled)
+        self.assertPaid(invoice)
+
+    def test_pix_reference_with_another_amount_is_proposed(self):
+        invoice = self.invoice(150)
+        tx = self.pluggy.add_transaction(self.bank, "149.90", payment_data=_pix(invoice.payment_reference))
+        self.sync()
+        line = self.line_of(tx)
+        self.assertFalse(line.is_reconciled)
+        self.assertEqual(line.pluggy_match_state, "proposed")
+        self.assertIn("amounts differ", line.pluggy_match_note)
+
+    def test_switched_off_rule_reconciles_nothing(self):
+        invoice = self.invoice(150)
+        self.env["account.reconcile.model"].search(
+            [("company_id", "=", self.company.id), ("pluggy_rule", "=", "pix_reference")]
+        ).action_archive()
+        tx = self.pluggy.add_transaction(self.bank, "150.00", payment_data=_pix(invoice.payment_reference))
+        self.sync()
+        self.assertFalse(self.line_of(tx).is_reconciled)
+        self.assertEqual(invoice.payment_state, "not_paid")
+
+    # -------------------------------------------------------------------------
+    # What matching must never do
+    # -------------------------------------------------------------------------
+
+    def test_a_reconciled_line_is_never_changed_by_a_later_sync(self):
+        invoice = self.invoice(150)
+        tx = self.pluggy.add_transaction(self.bank, "150.00", payment_data=_pix(invoice.payment_reference))
+        self.sync()
+        line = self.line_of(tx)
+        self.assertTrue(line.is_reconciled)
+        move_lines = line.move_id.line_ids.read(["account_id", "balance", "reconciled"])
+        self.pluggy.edit_transaction(tx, amount="151.00", description="PIX RECEBIDO (corrigido)")
+        # A second payment quoting the same reference finds the invoice paid: nothing to match.
+        again = self.pluggy.add_transaction(self.bank, "150.00", payment_data=_pix(invoice.payment_reference))
+        self.sync()
+        self.assertTrue(line.is_reconciled)
+        self.assertEqual(line.amount, 150.0)
+        self.assertEqual(line.move_id.line_ids.read(["account_id", "balance", "reconciled"]), move_lines)
+        self.assertEqual(line.pluggy_flag, "changed")
+        self.assertFalse(self.line_of(again).is_reconciled)
+        self.assertFalse(self.line_of(again).pluggy_match_state)
+
+    def test_nothing_is_matched_across_companies(self):
+        other_company = self.setup_other_company(name="Outra Empresa Ltda")["company"]
+        foreign_invoice = self.invoice(150, company=other_company)
+        tx = self.pluggy.add_transaction(
+            self.bank, "150.00", payment_data=_pix(foreign_invoice.payment_reference)
+        )
+        self.sync()
+        line = self.line_of(tx)
+        self.assertFalse(line.is_reconciled)
+        self.assertFalse(line.pluggy_match_state)
+        self.assertEqual(foreign_invoice.payment_state, "not_paid")
+
+    def test_each_company_gets_the_models_and_can_switch_them_off(self):
+        company = self.setup_other_company(name="Empresa Nova Ltda")["company"]
+        models = self.env["account.reconcile.model"].search([("company_id", "=", company.id)])
+        self.assertEqual(
+            set(models.mapped("pluggy_rule")) - {False}, {"pix_reference", "boleto", "partner_amount"}
+        )
+        self.assertFalse(models.filtered(lambda model: model.pluggy_rule == "partner_amount").auto_reconcile)
+        models.filtered("pluggy_rule").action_archive()
+        self.env["account.reconcile.model"]._pluggy_create_defaults(company)
+        self.assertFalse(
+            self.env["account.reconcile.model"].search(
+                [("company_id", "=", company.id), ("pluggy_rule", "!=", False)]
+            )
+        )
+
+    # -------------------------------------------------------------------------
+    # Partners and late invoices
+    # -------------------------------------------------------------------------
+
+    def test_branch_of_a_known_cnpj_gets_its_partner(self):
+        tx = self.pluggy.add_transaction(
+            self.bank,
+            "10.00",
+            payment_data={"paymentMethod": "TED", "payer": _person("PADARIA FILIAL", "12.345.678/0002-76")},
+        )
+        self.sync()
+        self.assertEqual(self.line_of(tx).partner_id, self.customer)
+
+    def test_two_partners_under_one_cnpj_root_are_not_guessed_between(self):
+        self.env["res.partner"].create(
+            {"name": "Padaria Filial 3", "vat": "12345678000357", "is_company": True}
+        )
+        tx = self.pluggy.add_transaction(
+            self.bank,
+            "10.00",
+            payment_data={"paymentMethod": "TED", "payer": _person("PADARIA FILIAL", "12.345.678/0002-76")},
+        )
+        self.sync()
+        self.assertFalse(self.line_of(tx).partner_id)
+
+    def test_the_accountants_partner_choice_is_remembered_for_the_next_line(self):
+        payer = _person("JOAO DA SILVA", "882.937.076-23")
+        first = self.pluggy.add_transaction(
+            self.bank, "20.00", payment_data={"paymentMethod": "PIX", "payer": payer}
+        )
+        self.sync()
+        self.assertFalse(self.line_of(first).partner_id)
+        self.line_of(first).partner_id = self.partner_a
+        second = self.pluggy.add_transaction(
+            self.bank, "25.00", payment_data={"paymentMethod": "PIX", "payer": payer}
+        )
+        self.sync()
+        self.assertEqual(self.line_of(second).partner_id, self.partner_a)
+
+    def test_payment_before_its_invoice_is_matched_by_find_matches(self):
+        tx = self.pluggy.add_transaction(self.bank, "75.00", payment_data=_pix("LATE2026000001"))
+        self.sync()
+        line = self.line_of(tx)
+        self.assertFalse(line.pluggy_match_state)
+        invoice = self.invoice(75, payment_reference="LATE/2026/000001")
+        line.action_pluggy_find_matches()
+        self.assertTrue(line.is_reconciled)
+        self.assertPaid(invoice)

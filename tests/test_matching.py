@@ -1,0 +1,158 @@
+"""Which open item a bank line pays: identifiers normalised as banks print them, and the rules' decisions."""
+
+from decimal import Decimal
+
+import pytest
+
+from caixa_pluggy.pluggy import matching
+from caixa_pluggy.pluggy.mapping import payment_identifiers
+from caixa_pluggy.pluggy.matching import BankLine, OpenItem, Rule, find_match
+
+# FEBRABAN's layout example: the same bank boleto as barcode and as the digitable line a payer types.
+BARCODE = "00193373700000001000500940144816060680935031"
+DIGITABLE_LINE = "00190.50095 40144.816069 06809.350314 3 37370000000100"
+# A utility bill (convênio): four blocks of 11 digits, each with its check digit.
+UTILITY_LINE = "83640000001-1 33120138000-2 81288462711-6 08013618155-1"
+
+PIX_AUTO = Rule(matching.PIX_REFERENCE, auto=True)
+BOLETO_AUTO = Rule(matching.BOLETO, auto=True)
+PARTNER = Rule(matching.PARTNER_AMOUNT, auto=False)
+ALL_RULES = (PIX_AUTO, BOLETO_AUTO, PARTNER)
+
+
+def _invoice(item_id, residual, reference="INV/2026/00003", **extra):
+    return OpenItem(
+        id=item_id,
+        residual=Decimal(residual),
+        references=matching.reference_keys(reference),
+        label=reference,
+        **extra,
+    )
+
+
+def test_digitable_line_and_barcode_name_the_same_boleto():
+    assert matching.boleto_barcode(DIGITABLE_LINE) == BARCODE
+    assert matching.boleto_barcode(BARCODE) == BARCODE
+    assert matching.boleto_barcode(UTILITY_LINE) == "83640000001331201380008128846271108013618155"
+    assert matching.boleto_barcode("1234") is None
+    assert matching.boleto_barcode(None) is None
+
+
+def test_references_compare_as_the_pix_payload_carries_them():
+    # Odoo's PIX QR code sends the invoice's payment reference with its slashes dropped.
+    assert matching.reference_key("INV/2026/00003") == matching.reference_key("inv202600003")
+    assert matching.reference_key("NF 3") is None  # too short to identify a document
+    assert matching.reference_key("ABCDEFGH") is None  # no digit: a word, not a document number
+    words = matching.text_reference_keys("PIX RECEBIDO INV/2026/00003 obrigado")
+    assert matching.reference_key("INV/2026/00003") in words
+    assert matching.reference_key("INV/2026/0000") not in words
+
+
+def test_documents_masked_by_open_finance_are_not_compared():
+    assert matching.document_key("12.345.678/0001-95") == "12345678000195"
+    assert matching.document_key("***.456.789-**") is None
+    assert matching.cnpj_root("12.345.678/0002-76") == "12345678"
+    assert matching.cnpj_root("882.937.076-23") is None
+
+
+def test_pluggy_row_gives_its_pix_reference_message_and_boleto():
+    row = {
+        "description": "PIX RECEBIDO",
+        "paymentData": {
+            "paymentMethod": "PIX",
+            "receiverReferenceId": "E00000000202610071200abcdef12345",
+            "reason": "Pagamento INV/2026/00003",
+            "boletoMetadata": {"digitableLine": DIGITABLE_LINE, "barcode": None},
+        },
+    }
+    identifiers = payment_identifiers(row)
+    assert identifiers["rail"] == "PIX"
+    assert "E00000000202610071200ABCDEF12345" in identifiers["references"]
+    assert matching.reference_key("INV/2026/00003") in identifiers["text_references"]
+    assert identifiers["boleto"] == BARCODE
+    assert payment_identifiers(None) == {
+        "rail": None,
+        "references": frozenset(),
+        "text_references": frozenset(),
+        "boleto": None,
+    }
+
+
+def test_pix_with_the_invoice_reference_and_its_amount_reconciles_by_itself():
+    line = BankLine(amount=Decimal("150.00"), rail="PIX", references=matching.reference_keys("INV202600003"))
+    match = find_match(line, [_invoice(1, "150.00"), _invoice(2, "150.00", "INV/2026/00004")], ALL_RULES)
+    assert match.item_ids == (1,)
+    assert match.auto
+    assert match.identifier == "INV202600003"
+
+
+def test_pix_reference_with_another_amount_or_still_pending_is_only_proposed():
+    line = BankLine(amount=Decimal("149.99"), rail="PIX", references=matching.reference_keys("INV202600003"))
+    assert not find_match(line, [_invoice(1, "150.00")], ALL_RULES).auto
+    pending = BankLine(
+        amount=Decimal("150.00"), rail="PIX", references=matching.reference_keys("INV202600003"), pending=True
+    )
+    assert not find_match(pending, [_invoice(1, "150.00")], ALL_RULES).auto
+
+
+def test_an_identifier_two_documents_carry_is_not_guessed_between():
+    line = BankLine(amount=Decimal("150.00"), rail="PIX", references=matching.reference_keys("INV202600003"))
+    assert find_match(line, [_invoice(1, "150.00"), _invoice(2, "150.00")], (PIX_AUTO,)) is None
+
+
+def test_reference_in_the_payers_message_matches_after_the_payment_data():
+    line = BankLine(
+        amount=Decimal("80.00"),
+        rail="PIX",
+        references=matching.reference_keys("E2E000000000000000000001"),
+        text_references=matching.text_reference_keys("Pagamento INV/2026/00007"),
+    )
+    match = find_match(line, [_invoice(7, "80.00", "INV/2026/00007")], ALL_RULES)
+    assert match.item_ids == (7,) and match.auto
+
+
+def test_paid_boleto_reconciles_the_bill_with_its_barcode():
+    bill = OpenItem(id=5, residual=Decimal("-1.00"), boleto=BARCODE, label="BILL/2026/10/0001")
+    line = BankLine(amount=Decimal("-1.00"), rail="BOLETO", boleto=matching.boleto_barcode(DIGITABLE_LINE))
+    match = find_match(line, [bill], ALL_RULES)
+    assert match.rule.kind == matching.BOLETO and match.auto and match.item_ids == (5,)
+
+
+def test_received_boleto_reconciles_the_invoice_by_its_number():
+    line = BankLine(
+        amount=Decimal("300.00"), rail="BOLETO", references=matching.reference_keys("INV/2026/00009")
+    )
+    match = find_match(line, [_invoice(9, "300.00", "INV/2026/00009")], ALL_RULES)
+    assert match.rule.kind == matching.BOLETO and match.auto
+
+
+def test_partner_and_amount_is_proposed_never_reconciled():
+    line = BankLine(amount=Decimal("42.00"), partner_id=3, rail="TED")
+    items = [
+        _invoice(10, "42.00", "INV/2026/00010", partner_id=3),
+        _invoice(11, "42.00", "INV/2026/00011", partner_id=3),
+        _invoice(12, "42.00", "INV/2026/00012", partner_id=4),
+    ]
+    match = find_match(line, items, ALL_RULES)
+    assert match.rule.kind == matching.PARTNER_AMOUNT
+    assert not match.auto
+    assert match.item_ids == (10,)
+    assert match.candidates == 2
+
+
+@pytest.mark.parametrize("amount", ["-42.00", "41.99"])
+def test_no_match_on_the_wrong_side_or_amount(amount):
+    line = BankLine(amount=Decimal(amount), partner_id=3)
+    assert find_match(line, [_invoice(10, "42.00", partner_id=3)], ALL_RULES) is None
+
+
+def test_switched_off_rule_and_used_items_find_nothing():
+    line = BankLine(amount=Decimal("150.00"), rail="PIX", references=matching.reference_keys("INV202600003"))
+    assert find_match(line, [_invoice(1, "150.00")], (BOLETO_AUTO, PARTNER)) is None
+    assert find_match(line, [_invoice(1, "150.00")], ALL_RULES, used={1}) is None
+
+
+def test_a_rule_not_set_to_auto_validate_proposes_an_exact_identifier_match():
+    line = BankLine(amount=Decimal("150.00"), rail="PIX", references=matching.reference_keys("INV202600003"))
+    match = find_match(line, [_invoice(1, "150.00")], (Rule(matching.PIX_REFERENCE, auto=False),))
+    assert match.item_ids == (1,) and not match.auto
