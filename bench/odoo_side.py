@@ -272,6 +272,53 @@ class Steps:
 
         return self.measure(block)
 
+    # ------------------------------------------------------------------ matching
+    def step_matching_prepare(self, emulator_url, item_id, rules_active):
+        """A connection whose credits pay open invoices: by their PIX reference (the emulator's rows that
+        carry one), else a tenth of the others by partner and amount. ``rules_active`` switches the Pluggy
+        reconciliation models on or off: the sync is then timed with and without matching on like data."""
+        from odoo import Command  # noqa: PLC0415
+
+        def block(env):
+            accounts = self._register_item(env, item_id)
+            env["account.reconcile.model"].with_context(active_test=False).search(
+                [("company_id", "=", env.company.id), ("pluggy_rule", "!=", False)]
+            ).active = rules_active
+            credits = [
+                tx
+                for account in accounts
+                for tx in _emulator_rows(emulator_url, account.pluggy_account_id)
+                if tx["type"] == "CREDIT" and tx["status"] == "POSTED" and tx.get("paymentData")
+            ]
+            invoices = []
+            for index, tx in enumerate(credits):
+                payment = tx["paymentData"]
+                payer = payment.get("payer") or {}
+                document = (payer.get("documentNumber") or {}).get("value")
+                if not payment.get("receiverReferenceId") and (index % 10 or not document):
+                    continue
+                partner = env["res.partner"].create({"name": payer.get("name") or "Cliente", "vat": document})
+                invoices.append(
+                    {
+                        "move_type": "out_invoice",
+                        "partner_id": partner.id,
+                        "payment_reference": payment.get("receiverReferenceId") or False,
+                        "invoice_line_ids": [
+                            Command.create(
+                                {
+                                    "name": "Bench",
+                                    "price_unit": float(tx["amount"]),
+                                    "tax_ids": [Command.clear()],
+                                }
+                            )
+                        ],
+                    }
+                )
+            env["account.move"].create(invoices).action_post()
+            return {"account_ids": accounts.ids, "invoices": len(invoices)}
+
+        return self.untimed(block)
+
     # ------------------------------------------------------------------ (2) (3) our sync
     def step_sync(self, account_ids):
         def block(env):
@@ -279,7 +326,12 @@ class Steps:
             summary = accounts._sync()
             if summary.errors:
                 raise RuntimeError("; ".join(summary.errors))
-            return {"lines": len(summary.created_ids), "updated": summary.updated, "removed": summary.removed}
+            return {
+                "lines": len(summary.created_ids),
+                "updated": summary.updated,
+                "removed": summary.removed,
+                "matched": summary.matched,
+            }
 
         return self.measure(block)
 

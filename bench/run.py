@@ -79,6 +79,8 @@ def main(argv=None):
             rows = []
             for n, accounts, oca in args.configs:
                 rows += measure_config(odoo, emulator, setup, n, accounts, oca=oca, profile=args.profile)
+            if args.matching:
+                rows += measure_matching(odoo, emulator, args.matching_n)
             if args.workers:
                 rows += measure_workers(odoo, emulator, args)
     summary = summarise(rows, args)
@@ -117,6 +119,12 @@ def parse_args(argv):
     parser.add_argument(
         "--no-workers", dest="workers", action="store_false", help="skip the cron workers runs"
     )
+    parser.add_argument(
+        "--no-matching", dest="matching", action="store_false", help="skip the matching on/off runs"
+    )
+    parser.add_argument(
+        "--matching-n", type=int, default=2000, help="transactions of the matching on/off first syncs"
+    )
     parser.add_argument("--profile", action="store_true", help="also profile our first sync (bench/out/)")
     parser.add_argument("--keep-db", action="store_true", help="keep the database afterwards")
     parser.add_argument(
@@ -133,6 +141,7 @@ def parse_args(argv):
     if args.quick:
         args.plan = QUICK_PLAN
         args.workers_n = 500
+        args.matching_n = 500
     args.configs = []
     for entry in filter(None, args.plan.split(",")):
         size, _, option = entry.partition(":")
@@ -191,6 +200,24 @@ def measure_config(odoo, emulator, setup, n, accounts, oca=True, profile=False):
     return rows
 
 
+def measure_matching(odoo, emulator, n):
+    """The same first sync, on like data with open invoices, with the Pluggy reconciliation models off, then
+    on."""
+    rows = []
+    for step, active in (("sync_no_matching", False), ("sync_matching", True)):
+        item = emulator.create_item(f"bench-{step}", n, 1)
+        prepared = odoo.call(
+            "matching_prepare", emulator_url=emulator.url, item_id=item["id"], rules_active=active
+        )
+        result = odoo.call("sync", account_ids=prepared["account_ids"])
+        rows.append({"n": n, "accounts": 1, "step": step, "invoices": prepared["invoices"], **result})
+        log(
+            f"{step}: {result['seconds']:.2f} s, {result['lines']} lines, "
+            f"{prepared['invoices']} open invoices, {result['matched']} matched"
+        )
+    return rows
+
+
 def measure_workers(odoo, emulator, args):
     rows = []
     per_account = args.workers_n // 10
@@ -225,10 +252,12 @@ STEP_NAMES = {
     "oca_first": "OCA online import, first pull",
     "oca_resync": "OCA re-pull, nothing new",
     "first_lines": "first lines after connect",
+    "sync_no_matching": "first sync, reconciliation models off",
+    "sync_matching": "first sync, reconciliation models on",
     "workers1": "cron first sync, 1 thread",
     "workers2": "cron first sync, 2 threads",
 }
-CREATES = ("floor", "first_sync", "oca_first", "workers1", "workers2")
+CREATES = ("floor", "first_sync", "oca_first", "workers1", "workers2", "sync_no_matching", "sync_matching")
 
 
 def find(rows, step, n=None, accounts=None):
@@ -248,7 +277,7 @@ def ratio(a, b):
 
 def summarise(rows, args):
     configs = sorted({(row["n"], row["accounts"]) for row in rows if row["step"] == "first_sync"})
-    if not configs:
+    if not configs and not find(rows, "sync_matching"):
         return {"ratios": "ratios: (no configuration measured)", "values": {}, "notes": []}
     for row in rows:
         floor = find(rows, "floor", row["n"], row["accounts"])
@@ -263,6 +292,9 @@ def summarise(rows, args):
             "oca_first": "first sync",
             "oca_resync": "re-sync",
         }.get(row["step"])
+        if row["step"] == "sync_matching" and find(rows, "sync_no_matching"):
+            row["ratio"] = ratio(row["seconds"], find(rows, "sync_no_matching")["seconds"])
+            row["ratio_to"] = "models off"
         if row["step"] == "workers2" and find(rows, "workers1"):
             row["ratio"] = ratio(find(rows, "workers1")["seconds"], row["seconds"])
             row["ratio_to"] = "speed-up over 1 thread"
@@ -283,6 +315,7 @@ def summarise(rows, args):
     used = {}
     workers1, workers2 = find(rows, "workers1"), find(rows, "workers2")
     resync, _ = pair("resync", "first_sync")
+    matching_on, matching_off = find(rows, "sync_matching"), find(rows, "sync_no_matching")
     first_lines, _ = pair("first_lines", "first_sync")
     values = {
         "first_sync/floor": seconds_ratio("first_sync", "floor"),
@@ -292,6 +325,9 @@ def summarise(rows, args):
         "first_lines_s": first_lines["seconds"] if first_lines else float("nan"),
         "workers2/workers1": ratio(workers1 and workers1["seconds"], workers2 and workers2["seconds"]),
         "queries_per_account": ratio(resync["queries"], resync["accounts"]) if resync else float("nan"),
+        "matching_on/off": ratio(
+            matching_on and matching_on["seconds"], matching_off and matching_off["seconds"]
+        ),
     }
     digits = {
         "first_sync/floor": 2,
@@ -301,6 +337,7 @@ def summarise(rows, args):
         "first_lines_s": 1,
         "workers2/workers1": 2,
         "queries_per_account": 0,
+        "matching_on/off": 3,
     }
     ratios = "ratios: " + " ".join(f"{key}={value:.{digits[key]}f}" for key, value in values.items())
     sources = {}

@@ -16,6 +16,7 @@
         "data/mail_activity_type_data.xml",
         "views/pluggy_item_views.xml",
         "views/pluggy_account_views.xml",
+        "views/pluggy_card_bill_views.xml",
         "views/pluggy_webhook_event_views.xml",
         "views/account_journal_views.xml",
         "views/account_bank_statement_line_views.xml",

@@ -11,6 +11,7 @@ import copy
 import json
 import os
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -267,6 +268,24 @@ def test_every_v2_transactions_page_and_one_transaction(http, key, item, check):
             http.get(f"/transactions/{one['id']}", headers=_h(key)), "/transactions/{id}", "GET", 200
         )
         assert body == one
+
+
+def test_card_bills_follow_the_spec_and_add_up(http, key, item, check):
+    card = next(account for account in item["accounts"] if account["type"] == "CREDIT")
+    body = check(http.get(f"/bills?accountId={card['id']}", headers=_h(key)), "/bills", "GET", 200)
+    bills = body["results"]
+    assert len(bills) >= 12, "two years of history close about 24 bills"
+    closings = [bill["billClosingDate"] for bill in bills]
+    assert closings == sorted(closings) and all(bill["dueDate"] > bill["billClosingDate"] for bill in bills)
+    assert any(charge["type"] == "IOF" for bill in bills for charge in bill["financeCharges"])
+    assert any(bill["payments"] for bill in bills)
+    for bill in bills:
+        charges = sum(Decimal(str(charge["amount"])) for charge in bill["financeCharges"])
+        assert Decimal(str(bill["totalAmount"])) > charges
+    one = check(http.get(f"/bills/{bills[0]['id']}", headers=_h(key)), "/bills/{id}", "GET", 200)
+    assert one == bills[0]
+    bank = next(account for account in item["accounts"] if account["type"] == "BANK")
+    assert http.get(f"/bills?accountId={bank['id']}", headers=_h(key)).json()["results"] == []
 
 
 def test_transaction_error_bodies(http, key, item, check):

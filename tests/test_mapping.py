@@ -23,7 +23,8 @@ MAPPING_LOGGER = "caixa_pluggy.pluggy.mapping"
 EXPECTED_KEYS = {
     "pluggy_transaction_id", "date", "amount", "foreign_currency_code", "amount_currency", "payment_ref",
     "partner_name", "partner_vat", "partner_vat_type", "account_number", "payment_method",
-    "payment_reference", "boleto_digitable_line", "pending", "created_at", "updated_at",
+    "payment_reference", "boleto_digitable_line", "pending", "installment", "installment_total", "created_at",
+    "updated_at",
     "transaction_details",
 }  # fmt: skip
 

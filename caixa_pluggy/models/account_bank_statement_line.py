@@ -29,6 +29,17 @@ class AccountBankStatementLine(models.Model):
         "the line was left as it is.",
     )
     pluggy_flag_note = fields.Text(string="Bank Change", readonly=True, copy=False)
+    pluggy_installment = fields.Char(
+        string="Instalment", readonly=True, help="Which instalment of a card purchase this is, as n/N."
+    )
+    pluggy_installment_total = fields.Monetary(
+        string="Purchase Total", readonly=True, help="The whole purchase paid in instalments."
+    )
+    pluggy_card_bill_id = fields.Many2one(
+        "pluggy.card.bill", string="Card Bill", readonly=True, copy=False, index="btree_not_null"
+    )
+    pluggy_bill_charge_id = fields.Char(string="Pluggy Bill Charge ID", readonly=True, copy=False)
+    pluggy_bill_payment_id = fields.Char(string="Pluggy Bill Payment ID", readonly=True, copy=False)
 
     def init(self):
         res = super().init()
@@ -38,6 +49,13 @@ class AccountBankStatementLine(models.Model):
             "account_bank_statement_line_pluggy_transaction_unique",
             self._table,
             ["journal_id", "pluggy_transaction_id"],
+        )
+        # Likewise a card bill's charge: one line, whatever re-reads the bill.
+        create_unique_index(
+            self.env.cr,
+            "account_bank_statement_line_pluggy_bill_charge_unique",
+            self._table,
+            ["journal_id", "pluggy_bill_charge_id"],
         )
         return res
 
@@ -181,6 +199,8 @@ class AccountBankStatementLine(models.Model):
             "pluggy_partner_vat": values["partner_vat"],
             "pluggy_payment_reference": values["payment_reference"],
             "pluggy_boleto_line": values["boleto_digitable_line"],
+            "pluggy_installment": values["installment"],
+            "pluggy_installment_total": float(values["installment_total"] or 0),
         }
 
     @api.model
@@ -206,5 +226,7 @@ class AccountBankStatementLine(models.Model):
         return _("The bank changed this reconciled transaction: %(changes)s.", changes=detail)
 
     def _pluggy_flag(self, flag, note):
-        if self:
-            self.write({"pluggy_flag": flag, "pluggy_flag_note": note})
+        # Told once: the same change found again by the next syncs is not news.
+        lines = self.filtered(lambda line: line.pluggy_flag != flag or line.pluggy_flag_note != note)
+        if lines:
+            lines.write({"pluggy_flag": flag, "pluggy_flag_note": note})

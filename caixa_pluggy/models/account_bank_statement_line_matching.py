@@ -1,5 +1,6 @@
 """Matching imported lines with the invoices and bills they pay (see caixa_pluggy.pluggy.matching)."""
 
+from collections import defaultdict
 from decimal import Decimal
 
 from odoo import _, api, fields, models
@@ -59,7 +60,7 @@ class AccountBankStatementLine(models.Model):
                         document=items.move_id[:1].display_name,
                     )
                 )
-            line._pluggy_reconcile_with(items)
+            self._pluggy_reconcile_pairs([(line, items)])
             line.write(
                 {
                     "pluggy_match_state": "reconciled",
@@ -124,12 +125,13 @@ class AccountBankStatementLine(models.Model):
             bank_lines = {line: line._pluggy_bank_line() for line in group}
             items = self._pluggy_open_items(company, currency, bank_lines.values())
             models_by_id = {model.id: model for model, _rule in rules}
-            used = set()
+            used, matches = set(), []
             for line, bank_line in bank_lines.items():
                 match = matching.find_match(bank_line, items, [rule for _model, rule in rules], used)
                 if match:
                     used.update(match.item_ids)
-                    line._pluggy_apply_match(match, models_by_id[match.rule.model_id])
+                    matches.append((line, match, models_by_id[match.rule.model_id]))
+            self._pluggy_apply_matches(matches)
 
     def _pluggy_bank_line(self):
         self.ensure_one()
@@ -206,18 +208,24 @@ class AccountBankStatementLine(models.Model):
             for item_id, partner_id, residual, name, payment_reference, ref, barcode in self.env.cr.fetchall()
         ]
 
-    def _pluggy_apply_match(self, match, model):
-        items = self.env["account.move.line"].browse(match.item_ids)
-        reason = self._pluggy_match_reason(match, model, items)
-        values = {"pluggy_match_note": reason, "pluggy_match_model_id": model.id}
-        if match.auto:
-            self._pluggy_reconcile_with(items)
-            values["pluggy_match_state"] = "reconciled"
-        else:
-            values.update(
-                pluggy_match_state="proposed", pluggy_proposal_line_ids=[fields.Command.set(items.ids)]
-            )
-        self.write(values)
+    @api.model
+    def _pluggy_apply_matches(self, matches):
+        """Reconcile the automatic matches, all at once, and store the proposals; each line says why."""
+        Item = self.env["account.move.line"]
+        found = [(line, Item.browse(match.item_ids), match, model) for line, match, model in matches]
+        self._pluggy_reconcile_pairs([(line, items) for line, items, match, _model in found if match.auto])
+        for line, items, match, model in found:
+            values = {
+                "pluggy_match_note": line._pluggy_match_reason(match, model, items),
+                "pluggy_match_model_id": model.id,
+            }
+            if match.auto:
+                values["pluggy_match_state"] = "reconciled"
+            else:
+                values.update(
+                    pluggy_match_state="proposed", pluggy_proposal_line_ids=[fields.Command.set(items.ids)]
+                )
+            line.write(values)
 
     def _pluggy_match_reason(self, match, model, items):
         document = items.move_id[:1].display_name
@@ -244,21 +252,56 @@ class AccountBankStatementLine(models.Model):
             return _("%(reason)s Proposed only: the amounts differ.", reason=reason)
         return reason
 
-    def _pluggy_reconcile_with(self, items):
-        """Reconcile this line with open journal items, as the reconciliation widgets do: its suspense line
-        becomes the items' receivable or payable counterpart, on their partner."""
-        self.ensure_one()
-        line = self.with_context(pluggy_importing=True)
-        partner = items.partner_id.commercial_partner_id[:1]
-        if partner and line.partner_id != partner:
-            line.partner_id = partner
-        _liquidity, suspense, other = line._seek_for_lines()
-        if len(suspense) != 1 or other or len(items.account_id) != 1:
-            raise UserError(_("%(line)s cannot be reconciled automatically.", line=self.display_name))
-        suspense.with_context(skip_account_move_synchronization=True).write(
-            {"account_id": items.account_id.id, "partner_id": partner.id}
-        )
-        (suspense + items).reconcile()
+    @api.model
+    def _pluggy_reconcile_pairs(self, pairs):
+        """Reconcile each statement line with its open journal items, as the reconciliation widgets do: the
+        line takes the items' partner and its suspense line becomes their receivable or payable counterpart.
+
+        In batches (one write per partner and per account, one reconciliation plan) rather than line by line:
+        a first sync may reconcile hundreds of lines, and Odoo's per-line synchronisation of the entry would
+        cost more than the import itself.
+        """
+        if not pairs:
+            return
+        quiet = {"skip_account_move_synchronization": True, "pluggy_importing": True}
+        by_partner = defaultdict(lambda: self.browse())
+        for line, items in pairs:
+            partner = items.partner_id.commercial_partner_id[:1]
+            if partner and line.partner_id != partner:
+                by_partner[partner] |= line
+        for partner, lines in by_partner.items():
+            lines.with_context(**quiet).write({"partner_id": partner.id})
+            lines.move_id.with_context(skip_readonly_check=True, **quiet).write({"partner_id": partner.id})
+            lines.move_id.line_ids.with_context(**quiet).write({"partner_id": partner.id})
+        by_account = defaultdict(lambda: self.env["account.move.line"])
+        plan = []
+        for line, items in pairs:
+            _liquidity, suspense, other = line._seek_for_lines()
+            if len(suspense) != 1 or other or len(items.account_id) != 1:
+                raise UserError(_("%(line)s cannot be reconciled automatically.", line=line.display_name))
+            by_account[items.account_id] |= suspense
+            plan.append(suspense + items)
+        for account, suspense in by_account.items():
+            suspense.with_context(**quiet).write({"account_id": account.id})
+        self.env["account.move.line"]._reconcile_plan(plan)
+
+    @api.model
+    def _pluggy_reconcile_transfer(self, outgoing, incoming):
+        """Reconcile two lines of one transfer between journals (a card bill paid from the checking account)
+        through the company's internal transfer account, as Odoo's own transfers do."""
+        account = outgoing.company_id.transfer_account_id
+        if not account:
+            raise UserError(
+                _("Set the company's internal transfer account to reconcile transfers between its journals.")
+            )
+        suspense = self.env["account.move.line"]
+        for line in outgoing | incoming:
+            _liquidity, line_suspense, other = line._seek_for_lines()
+            if len(line_suspense) != 1 or other:
+                raise UserError(_("%(line)s cannot be reconciled automatically.", line=line.display_name))
+            suspense |= line_suspense
+        suspense.with_context(skip_account_move_synchronization=True).write({"account_id": account.id})
+        suspense.reconcile()
 
     def _pluggy_remember_partner(self):
         Mapping = self.env["pluggy.partner.mapping"].sudo()

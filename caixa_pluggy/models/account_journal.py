@@ -80,6 +80,19 @@ class AccountJournal(models.Model):
     # DASHBOARD
     # -------------------------------------------------------------------------
 
+    def _pluggy_next_bill_text(self):
+        """ "Next bill: R$ 1.234,56 due 10/01" for a card's journal: the earliest bill not paid yet."""
+        bill = self.pluggy_account_id.card_bill_ids.filtered(lambda bill: bill.state != "paid").sorted(
+            "due_date"
+        )[:1]
+        if not bill:
+            return False
+        return _(
+            "Next bill: %(amount)s due %(date)s",
+            amount=formatLang(self.env, bill.total_amount - bill.paid_amount, currency_obj=bill.currency_id),
+            date=bill.due_date.strftime("%d/%m"),
+        )
+
     def _fill_bank_cash_dashboard_data(self, dashboard_data):
         res = super()._fill_bank_cash_dashboard_data(dashboard_data)
         for journal in self.filtered("pluggy_account_id"):
@@ -97,6 +110,7 @@ class AccountJournal(models.Model):
                         "%d/%m/%Y %H:%M"
                     ),
                     "pluggy_error": bool(account.last_sync_error),
+                    "pluggy_next_bill": journal._pluggy_next_bill_text(),
                     "pluggy_difference": formatLang(
                         self.env, account.balance_difference, currency_obj=account.currency_id
                     ),

@@ -44,6 +44,10 @@ STATISTICS_TABLES = ("account_move", "account_move_line", "account_bank_statemen
 SKIPPED_ROWS_NAMED = 5
 
 
+# Bills due this many days ago or later still look for the checking account's line of their payments.
+BILL_PAYMENT_DAYS = 90
+
+
 class PluggyAccount(models.Model):
     """A bank or credit-card account of a Pluggy connection, imported into one journal."""
 
@@ -67,6 +71,7 @@ class PluggyAccount(models.Model):
     owner = fields.Char(readonly=True)
     tax_number = fields.Char(string="Owner CPF/CNPJ", readonly=True)
     currency_id = fields.Many2one("res.currency", required=True, readonly=True)
+    card_bill_ids = fields.One2many("pluggy.card.bill", "account_id", string="Bills")
 
     journal_ids = fields.One2many("account.journal", "pluggy_account_id", string="Linked Journals")
     journal_id = fields.Many2one(
@@ -261,6 +266,8 @@ class PluggyAccount(models.Model):
                 # Kept as soon as it is written. An account with nothing new waits for the connection's
                 # commit below: a commit per account would also empty the ORM cache each time.
                 self._commit_progress()
+        if not quick:
+            self._sync_card_bills(item, client)
         if _try_lock_row(item):
             # Every account of the connection, not only this call's: the cron syncs one at a time.
             failing = item.account_ids.filtered(
@@ -273,6 +280,26 @@ class PluggyAccount(models.Model):
                 }
             )
         self._commit_progress()
+
+    def _sync_card_bills(self, item, client):
+        """The bills of the cards just synced; then every bill of the connection matches its payments, as the
+        checking account's payment line may have arrived only now (the cron syncs one account at a time)."""
+        # Bills are written by the sync only, like the accounts' sync state: no user group may edit them.
+        Bill = self.env["pluggy.card.bill"].sudo()
+        for account in self.filtered(
+            lambda account: account.account_type == "CREDIT" and not account.last_sync_error
+        ):
+            try:
+                with self.env.cr.savepoint():
+                    Bill._sync_bills(account, client)
+            except Exception:  # noqa: BLE001 - bills are an extra: the lines of the sync are kept
+                _logger.exception(
+                    "Pluggy account %s: its bills could not be stored", account.pluggy_account_id
+                )
+        recent = fields.Date.subtract(fields.Date.context_today(self), days=BILL_PAYMENT_DAYS)
+        Bill.search(
+            [("account_id", "in", item.account_ids.ids), ("due_date", ">=", recent)]
+        )._match_payments()
 
     @api.model
     def _analyze_stale_tables(self):

@@ -2,14 +2,23 @@
 
 from . import errors
 from .client import ApiKeyCache, PluggyClient
-from .mapping import InvalidTransaction, digits_only, map_transaction, transaction_fingerprint
+from .mapping import (
+    InvalidBill,
+    InvalidTransaction,
+    digits_only,
+    map_bill,
+    map_transaction,
+    transaction_fingerprint,
+)
 
 __all__ = [
     "ApiKeyCache",
+    "InvalidBill",
     "InvalidTransaction",
     "PluggyClient",
     "digits_only",
     "errors",
+    "map_bill",
     "map_transaction",
     "transaction_fingerprint",
 ]

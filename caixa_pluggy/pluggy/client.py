@@ -170,6 +170,10 @@ class PluggyClient:
     def list_accounts(self, item_id, *, type=None):  # Pluggy's own parameter name
         return list(self._iter_page_results("/accounts", {"itemId": item_id, "type": type}))
 
+    def list_bills(self, account_id):
+        """``GET /bills?accountId=``: the credit-card bills Pluggy collected for a card account."""
+        return list(self._iter_page_results("/bills", {"accountId": account_id}))
+
     # Transactions ---------------------------------------------------------------------------------------
 
     def iter_transaction_pages(

@@ -30,12 +30,20 @@ _UNCLASSIFIED_METHODS = frozenset({"OTHER", "OTHERS", "OUTRO", "OUTROS", "UNKNOW
 class InvalidTransaction(ValueError):  # noqa: N818 - reads as what it is, like Python's own ValueError
     """A Pluggy row that cannot become a statement line: ``field`` is missing (``value`` None) or unusable."""
 
+    kind = "transaction"
+
     def __init__(self, transaction_id, field, value=None):
         self.transaction_id = transaction_id
         self.field = field
         self.value = value
         problem = "has no" if value is None else f"has an unusable {value!r} as"
-        super().__init__(f"Pluggy transaction {transaction_id or '(no id)'} {problem} {field}")
+        super().__init__(f"Pluggy {self.kind} {transaction_id or '(no id)'} {problem} {field}")
+
+
+class InvalidBill(InvalidTransaction):
+    """A Pluggy credit-card bill that cannot be stored (``transaction_id`` holds the bill's id)."""
+
+    kind = "bill"
 
 
 def digits_only(value) -> str:
@@ -52,12 +60,7 @@ def map_transaction(
     ``currency_digits`` the decimal places of that currency in Odoo and ``time_zone`` the bank's (see
     :mod:`.dates`). Raises :class:`InvalidTransaction` for a row that cannot be imported.
     """
-    tx_id = _text(tx.get("id"))
-    if not tx_id:
-        raise InvalidTransaction(None, "id")
-    date = bank_date(tx.get("date"), time_zone)
-    if date is None:
-        raise InvalidTransaction(tx_id, "date", tx.get("date"))
+    tx_id, date = _id_and_date(tx, "date", time_zone, InvalidTransaction)
     amount = _to_decimal(tx.get("amount"), "amount", tx_id)
     outgoing = _is_outgoing(tx, amount, account_type)
 
@@ -100,6 +103,7 @@ def map_transaction(
         or _text(payment_data.get("referenceNumber")),
         "boleto_digitable_line": _text(_as_dict(payment_data.get("boletoMetadata")).get("digitableLine")),
         "pending": str(tx.get("status") or "").upper() == "PENDING",
+        **_installment(tx, currency_digits),
         "created_at": tx.get("createdAt"),
         "updated_at": tx.get("updatedAt"),
         "transaction_details": _json_safe(tx),
@@ -138,6 +142,72 @@ def payment_identifiers(tx) -> dict:
     }
 
 
+# Pluggy's finance charge kinds (BillFinanceCharge.type); anything else is read as OTHER.
+CHARGE_KINDS = (
+    "IOF",
+    "LATE_PAYMENT_INTEREST",
+    "LATE_PAYMENT_REMUNERATIVE_INTEREST",
+    "LATE_PAYMENT_FEE",
+    "OTHER",
+)
+
+
+def map_bill(bill, *, currency_digits=2, time_zone=None) -> dict:
+    """One Pluggy credit-card bill (``GET /bills``) as stored values: amounts as Decimals rounded to the
+    card's currency, dates in the bank's calendar (Pluggy sends ``2023-07-20T00:00:00``, a date that keeps
+    its day). Raises :class:`InvalidBill`."""
+    bill = _as_dict(bill)
+    bill_id, due_date = _id_and_date(bill, "dueDate", time_zone, InvalidBill)
+
+    def money(value, field):
+        try:
+            return _quantize(_to_decimal(value, field, bill_id), currency_digits)
+        except InvalidTransaction as error:
+            raise InvalidBill(bill_id, field, error.value) from error
+
+    charges = []
+    for charge in map(_as_dict, bill.get("financeCharges") or []):
+        kind = str(charge.get("type") or "OTHER").upper()
+        kind = kind if kind in CHARGE_KINDS else "OTHER"
+        info = _text(charge.get("additionalInfo"))
+        charges.append(
+            {
+                # No documented charge lacks an id; one would be keyed by its kind within the bill.
+                "id": _text(charge.get("id")) or f"{bill_id}:{kind}",
+                "kind": kind,
+                "amount": money(charge.get("amount"), "financeCharges.amount"),
+                "info": info if info and info.upper() != "NA" else None,
+            }
+        )
+    payments = [
+        {
+            "id": _text(payment.get("id")),
+            "date": bank_date(payment.get("paymentDate"), time_zone),
+            "amount": money(payment.get("amount"), "payments.amount"),
+            "mode": _text(payment.get("paymentMode")),
+        }
+        for payment in map(_as_dict, bill.get("payments") or [])
+    ]
+    minimum = bill.get("minimumPaymentAmount")
+    return {
+        "pluggy_bill_id": bill_id,
+        "due_date": due_date,
+        "closing_date": bank_date(bill.get("billClosingDate"), time_zone),
+        "total_amount": money(bill.get("totalAmount"), "totalAmount"),
+        "minimum_payment": money(minimum, "minimumPaymentAmount") if minimum is not None else None,
+        "currency_code": _text(bill.get("totalAmountCurrencyCode")),
+        "charges": charges,
+        "payments": payments,
+    }
+
+
+def bill_state(total, paid, due_date, today) -> str:
+    """``paid`` once the payments cover the total, ``overdue`` after the due date, else ``open``."""
+    if paid >= total:
+        return "paid"
+    return "overdue" if due_date < today else "open"
+
+
 def transaction_fingerprint(values) -> tuple:
     """Return what an accountant would see change on a line, to decide whether an update is needed.
 
@@ -160,6 +230,17 @@ def transaction_fingerprint(values) -> tuple:
 # ---------------------------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------------------------
+
+
+def _id_and_date(row, date_field, time_zone, error):
+    """A row's id and bank date, both required, else ``error`` (an :class:`InvalidTransaction`)."""
+    row_id = _text(row.get("id"))
+    if not row_id:
+        raise error(None, "id")
+    day = bank_date(row.get(date_field), time_zone)
+    if day is None:
+        raise error(row_id, date_field, row.get(date_field))
+    return row_id, day
 
 
 def _is_outgoing(tx, amount, account_type):
@@ -227,6 +308,19 @@ def _payment_ref(tx):
     ):
         ref = f"{ref} ({number}/{total})"
     return ref
+
+
+def _installment(tx, digits):
+    """An instalment purchase's "n/N" and the whole purchase's amount (each instalment is its own line)."""
+    card = _as_dict(tx.get("creditCardMetadata"))
+    number, total = _whole(card.get("installmentNumber")), _whole(card.get("totalInstallments"))
+    if not (number and total and total > 1):
+        return {"installment": None, "installment_total": None}
+    try:
+        amount = _quantize(abs(_to_decimal(card.get("totalAmount"), "totalAmount")), digits)
+    except InvalidTransaction:
+        amount = None
+    return {"installment": f"{number}/{total}", "installment_total": amount}
 
 
 def _payment_method(payment_data, tx):

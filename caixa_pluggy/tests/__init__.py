@@ -14,3 +14,4 @@ from . import test_newcomer_tour
 from . import test_real_world
 from . import test_matching
 from . import test_journal_tools
+from . import test_card_bills

@@ -30,6 +30,10 @@ def _api_key():
     return f"eyJhbGciOiJIUzI1NiJ9.{payload}.signature"
 
 
+def iso_day(day):
+    return day.strftime("%Y-%m-%dT00:00:00.000Z")
+
+
 def iso(moment):
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
@@ -44,6 +48,7 @@ class FakePluggy:
         self.transactions = {}
         self.connect_tokens = []
         self.webhooks = {}
+        self.bills = {}  # by account id: the card's bills, as GET /bills lists them
         self.connectors = None  # GET /connectors answers these when set, else the connectors of the items
         self.requests = []
         self.fault = None  # callable(request) -> httpx.Response | None, for failure tests
@@ -131,6 +136,30 @@ class FakePluggy:
         self.transactions[account["id"]].append(tx)
         return tx
 
+    def add_bill(self, account, total, *, due, closing, charges=(), payments=()):
+        """A bill of a card account, shaped like Pluggy's documented example (dates without a zone)."""
+        bill = {
+            "id": str(uuid.uuid4()),
+            "dueDate": due.strftime("%Y-%m-%dT00:00:00"),
+            "billClosingDate": closing.strftime("%Y-%m-%dT00:00:00"),
+            "totalAmount": float(total),
+            "totalAmountCurrencyCode": account["currencyCode"],
+            "minimumPaymentAmount": round(float(total) * 0.15, 2),
+            "allowsInstallments": True,
+            "financeCharges": [
+                {"id": str(uuid.uuid4()), "type": kind, "amount": float(amount), "currencyCode": "BRL",
+                 "additionalInfo": "NA"}
+                for kind, amount in charges
+            ],
+            "payments": [
+                {"id": str(uuid.uuid4()), "valueType": "FULL_PAYMENT", "paymentDate": iso_day(day),
+                 "paymentMode": "DEBIT_ACCOUNT", "amount": float(amount), "currencyCode": "BRL"}
+                for day, amount in payments
+            ],
+        }  # fmt: skip
+        self.bills.setdefault(account["id"], []).append(bill)
+        return bill
+
     def edit_transaction(self, tx, **changes):
         tx.update(changes, updatedAt=iso(datetime.now(timezone.utc)))
 
@@ -160,6 +189,9 @@ class FakePluggy:
         )
         route(method="GET", path="/accounts").mock(side_effect=self._guard(self._accounts))
         route(method="GET", path="/v2/transactions").mock(side_effect=self._guard(self._transactions))
+        route(method="GET", path="/bills").mock(
+            side_effect=self._guard(lambda r: self._page(self.bills.get(r.url.params.get("accountId"), [])))
+        )
         route(method="GET", path="/webhooks").mock(
             side_effect=self._guard(lambda r: self._page(list(self.webhooks.values())))
         )

@@ -1,4 +1,4 @@
-"""Seed the demo database: settings pointing at the emulator, a connected demo bank, an invoice to reconcile.
+"""Seed the demo database: settings pointing at the emulator, a connected demo bank, invoices its PIX pay.
 
 Runs inside ``odoo-bin shell`` (``env`` is the superuser environment), started by ./run-demo and by the
 docker-compose init service through tools/demo/seed_shell.py. Safe to run again: each step looks for what an
@@ -15,7 +15,7 @@ Settings come from the environment:
 import json
 import os
 import urllib.request
-from datetime import timedelta
+from datetime import date, timedelta
 
 from odoo import Command
 
@@ -23,6 +23,8 @@ ANCHOR_PARAM = "caixa_pluggy_demo.emulator_today"
 COMPANY_NAME = "Caixa Demo Ltda"
 DEFAULT_COMPANY_NAMES = ("My Company", "YourCompany", "Your Company")
 INVOICE_ORIGIN = "caixa_pluggy demo"
+# An invoice whose PIX charge reference the payer quoted: the sync reconciles it by itself.
+MATCHED_INVOICE_ORIGIN = "caixa_pluggy demo (PIX reference)"
 # The sandbox bank of Pluggy (connector 0): connecting it again from the widget with user-ok/password-ok finds
 # this same item (avoidDuplicates), so the demo bank and the one a newcomer connects are one connection.
 DEMO_CONNECTOR_ID = 0
@@ -114,6 +116,7 @@ def connect_demo_bank(env, company, admin, emulator_url):
     item_id = emulator_item_id(env, emulator_url, client_user_id)
     connection = Item.with_context(active_test=False).search([("pluggy_item_id", "=", item_id)])
     if not connection.active:
+        invoice_paid_by_reference(env, company, item_id)
         Item._connect_callback(item_id)
         env.cr.commit()
         connection = Item.search([("pluggy_item_id", "=", item_id)])
@@ -129,8 +132,71 @@ def connect_demo_bank(env, company, admin, emulator_url):
     return connection
 
 
+def invoice_paid_by_reference(env, company, item_id):
+    """Before the bank's rows are imported: an invoice for one of its PIX credits, carrying the reference the
+    payer quoted (the txid of the invoice's PIX charge), which the sync then reconciles by itself."""
+    Move = env["account.move"].with_company(company)
+    if Move.search_count([("invoice_origin", "=", MATCHED_INVOICE_ORIGIN), ("company_id", "=", company.id)]):
+        return
+    client = env["pluggy.api"]._get_client()
+    with client:
+        rows = [
+            tx
+            for account in client.list_accounts(item_id)
+            if account["type"] == "BANK"
+            for tx in client.iter_transactions(account["id"])
+        ]
+    rows = [
+        tx
+        for tx in rows
+        if tx.get("status") == "POSTED"
+        and tx["type"] == "CREDIT"
+        and (tx.get("paymentData") or {}).get("receiverReferenceId")
+    ]
+    if not rows:
+        log("warning: the demo bank has no PIX with a reference: no invoice reconciled by itself")
+        return
+    tx = max(rows, key=lambda row: row["date"])
+    payer = tx["paymentData"].get("payer") or {}
+    partner = partner_for(
+        env, payer.get("name") or "Cliente PIX", (payer.get("documentNumber") or {}).get("value")
+    )
+    invoice = new_invoice(env, company, partner, tx["amount"], tx["date"][:10], MATCHED_INVOICE_ORIGIN)
+    invoice.payment_reference = tx["paymentData"]["receiverReferenceId"]
+    env.cr.commit()
+    log(f"invoice {invoice.name} ({invoice.payment_reference}) for {partner.name}: its PIX reconciles it")
+
+
+def new_invoice(env, company, partner, amount, day, origin):
+    invoice = (
+        env["account.move"]
+        .with_company(company)
+        .create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": partner.id,
+                "invoice_date": date.fromisoformat(str(day)) - timedelta(days=5),
+                "invoice_origin": origin,
+                "invoice_line_ids": [
+                    Command.create(
+                        {
+                            "name": "Consultoria contábil",
+                            "quantity": 1,
+                            "price_unit": float(amount),
+                            "tax_ids": [Command.clear()],
+                        }
+                    )
+                ],
+            }
+        )
+    )
+    invoice.action_post()
+    return invoice
+
+
 def demo_invoice(env, company, connection):
-    """A customer invoice for the amount of one imported PIX credit, so that a newcomer can reconcile it."""
+    """A customer invoice for the amount of one imported PIX credit: matched on its payer and amount, so
+    proposed, and left to a newcomer to reconcile."""
     Move = env["account.move"].with_company(company)
     invoice = Move.search([("invoice_origin", "=", INVOICE_ORIGIN), ("company_id", "=", company.id)], limit=1)
     if invoice:
@@ -139,28 +205,12 @@ def demo_invoice(env, company, connection):
     if not line:
         log("warning: no PIX credit imported: no demo invoice")
         return invoice
-    partner = customer_for(env, company, line)
+    partner = partner_for(env, line.partner_name, line.pluggy_partner_vat)
     if not line.partner_id:
         line.partner_id = partner
-    invoice = Move.create(
-        {
-            "move_type": "out_invoice",
-            "partner_id": partner.id,
-            "invoice_date": line.date - timedelta(days=5),
-            "invoice_origin": INVOICE_ORIGIN,
-            "invoice_line_ids": [
-                Command.create(
-                    {
-                        "name": "Consultoria contábil",
-                        "quantity": 1,
-                        "price_unit": line.amount,
-                        "tax_ids": [Command.clear()],
-                    }
-                )
-            ],
-        }
-    )
-    invoice.action_post()
+    invoice = new_invoice(env, company, partner, line.amount, line.date, INVOICE_ORIGIN)
+    # Posted after its payment was imported, as often: the accountant's "Find matches" proposes the pair.
+    line.action_pluggy_find_matches()
     env.cr.commit()
     log(f"invoice {invoice.name} for {partner.name}, {line.amount:.2f}, matches the PIX of {line.date}")
     return invoice
@@ -182,14 +232,15 @@ def pick_pix_credit(env, connection):
     return lines.filtered(lambda line: len(line.pluggy_partner_vat or "") == 14)[:1] or lines[:1]
 
 
-def customer_for(env, company, line):
-    vat = line.pluggy_partner_vat
+def partner_for(env, name, vat):
+    """The company's customer with this CPF/CNPJ, created as an accountant would from the payer's data."""
+    vat = "".join(char for char in str(vat or "") if char.isalnum()) or False
     Partner = env["res.partner"]
     partner = Partner.search([("vat", "=", vat)], limit=1) if vat else Partner
     return partner or Partner.create(
         {
-            "name": line.partner_name,
-            "vat": vat or False,
+            "name": name,
+            "vat": vat,
             "is_company": len(vat or "") == 14,
             "country_id": env.ref("base.br").id,
             "company_id": False,

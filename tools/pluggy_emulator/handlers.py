@@ -129,6 +129,16 @@ def transactions_v1(req: Request) -> Response:
     raise ApiError(410, "This endpoint is deprecated. Use GET /v2/transactions instead.")
 
 
+@router.route("GET", "/bills")
+def bills(req: Request) -> Response:
+    return Response(200, req.state.bills_page(req.query))
+
+
+@router.route("GET", "/bills/{id}")
+def bill(req: Request) -> Response:
+    return Response(200, req.state.bill(req.params["id"]))
+
+
 @router.route("GET", "/transactions/{id}")
 def transaction(req: Request) -> Response:
     return Response(200, req.state.transaction(req.params["id"]))

@@ -15,6 +15,7 @@ from collections import Counter, deque
 from datetime import date, datetime, timedelta, timezone
 
 from . import catalog
+from .bills import BillsMixin
 from .config import Config
 from .connect import ConnectMixin
 from .errors import ApiError, not_found, unauthenticated
@@ -40,7 +41,7 @@ def make_jwt(payload: dict) -> str:
     return f"{head}.{body}.{sig}"
 
 
-class State(ConnectMixin, TransactionsMixin, WebhooksMixin):
+class State(ConnectMixin, TransactionsMixin, BillsMixin, WebhooksMixin):
     """All mutable data behind one lock (``self.lock``); the HTTP layer holds it while a route runs."""
 
     def __init__(self, config: Config | None = None):

@@ -61,7 +61,8 @@ class Odoo:
         return next(cookie.value for cookie in self.cookies if cookie.name == "session_id")
 
     def demo_records(self):
-        """The demo bank's connection, its checking account's journal and the PIX line of the demo invoice."""
+        """The demo bank's connection, its checking account's journal, the PIX line of the demo invoice, a PIX
+        line reconciled by itself and a card bill with finance charges."""
         items = self.call("pluggy.item", "search_read", [], ["id", "account_ids"], limit=1, order="id")
         if not items:
             raise RuntimeError("no bank connection in this database: run ./run-demo first")
@@ -85,7 +86,21 @@ class Odoo:
                 limit=1,
             )
             line_ref = lines[0]["payment_ref"] if lines else None
-        return items[0]["id"], bank, line_ref
+        matched = self.call(
+            "account.bank.statement.line",
+            "search_read",
+            [("journal_id", "=", bank), ("pluggy_match_state", "=", "reconciled")],
+            ["id"],
+            limit=1,
+        )
+        bills = self.call("pluggy.card.bill", "search_read", [("charges_amount", ">", 0)], ["id"], limit=1)
+        return (
+            items[0]["id"],
+            bank,
+            line_ref,
+            matched[0]["id"] if matched else None,
+            bills[0]["id"] if bills else None,
+        )
 
 
 # -----------------------------------------------------------------------------
@@ -205,7 +220,7 @@ def do_action(browser, xmlid, context, ready, what):
 
 def take(args):
     odoo = Odoo(args.url, args.db, args.login, args.password)
-    item_id, bank_journal_id, pix_ref = odoo.demo_records()
+    item_id, bank_journal_id, pix_ref, matched_line_id, bill_id = odoo.demo_records()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     browser = Browser(args.chromium)
@@ -237,6 +252,24 @@ def take(args):
             "the connection form",
         )
         browser.screenshot(out / "connection.png")
+
+        if matched_line_id:
+            open_page(
+                browser,
+                f"{args.url}/odoo/action-caixa_pluggy.action_pluggy_statement_lines/{matched_line_id}",
+                ".o_form_view .alert-success",
+                "a PIX reconciled by itself",
+            )
+            browser.screenshot(out / "auto_reconciled_pix.png")
+
+        if bill_id:
+            open_page(
+                browser,
+                f"{args.url}/odoo/action-caixa_pluggy.action_pluggy_card_bills/{bill_id}",
+                ".o_form_view .o_field_one2many .o_data_row",
+                "a card bill with its charges",
+            )
+            browser.screenshot(out / "card_bill.png")
 
         do_action(
             browser,
