@@ -241,8 +241,8 @@ class Steps:
 
     # ------------------------------------------------------------------ (1) the floor
     def step_floor(self, emulator_url, floor_journals):
-        from odoo.addons.caixa_pluggy.models.pluggy_account import _fingerprint  # noqa: PLC0415
         from odoo.addons.caixa_pluggy.pluggy import map_transaction  # noqa: PLC0415
+        from odoo.addons.caixa_pluggy.sync.importer import line_fingerprint  # noqa: PLC0415
 
         def mapped_values(env):
             """The very values our sync hands to create(), mapped before the clock starts."""
@@ -260,7 +260,7 @@ class Steps:
                     )
                     if values["pending"]:
                         continue
-                    values["fingerprint"] = _fingerprint(values)
+                    values["fingerprint"] = line_fingerprint(values)
                     values_list.append(Line._pluggy_line_values(journal, values, {}))
             return values_list
 

@@ -6,6 +6,7 @@ from . import ir_cron
 from . import res_config_settings
 from . import pluggy_item
 from . import pluggy_account
+from . import pluggy_account_sync
 from . import pluggy_card_bill
 from . import pluggy_webhook_event
 from . import account_journal

@@ -37,6 +37,16 @@ class AccountBankStatementLine(models.Model):
         copy=False,
     )
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        lines = super().create(vals_list)
+        if self.env.context.get("pluggy_match_new_lines"):
+            # Within create: before the matching engine OCA's reconciliation screen runs on new lines (its
+            # create calls this one), so that a line its PIX reference or boleto identifies is reconciled
+            # by that, and says so, rather than by a generic rule.
+            lines.with_context(pluggy_match_new_lines=False)._pluggy_match()
+        return lines
+
     def write(self, vals):
         res = super().write(vals)
         if vals.get("partner_id") and not self.env.context.get("pluggy_importing"):

@@ -27,10 +27,18 @@ class AccountReconcileModel(models.Model):
         ),
     ]
 
+    def _apply_rules(self, st_line, partner):
+        # The matching engines of the reconciliation screens (OCA's account_reconcile_model_oca, Enterprise's
+        # account_accountant; Community has none) would apply these models with their own rules, at line
+        # creation too: caixa_pluggy applies them itself, and says why.
+        return super(AccountReconcileModel, self.filtered(lambda model: not model.pluggy_rule))._apply_rules(
+            st_line, partner
+        )
+
     @api.model
     def _pluggy_default_models(self):
-        """The models each company gets; the standard fields say the same to the reconciliation widgets of
-        Enterprise and OCA, which show these models beside their own."""
+        """The models each company gets; their standard conditions say in Odoo's terms what each rule
+        looks at."""
         return [
             {
                 "pluggy_rule": matching.PIX_REFERENCE,

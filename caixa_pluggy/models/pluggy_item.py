@@ -7,7 +7,7 @@ from odoo.exceptions import AccessError, UserError
 
 from ..pluggy import errors as pluggy_errors
 from ..pluggy.dates import bank_datetime, local_date, parse_timestamp
-from .pluggy_account import FIRST_BATCH_LINES, FIRST_BATCH_MIN_LINES
+from ..sync.policy import FIRST_BATCH_LINES, FIRST_BATCH_MIN_LINES
 
 _logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from odoo.addons.caixa_pluggy.models.pluggy_webhook_event import WEBHOOK_ROUTE, 
 from odoo.addons.caixa_pluggy.pluggy.dates import local_date
 
 from .common import PluggyHttpCase
-from .test_sync import ENGINE_LOGGER, SyncMixin
+from .test_sync import IMPORTER_LOGGER, SyncMixin
 
 DATA = Path(__file__).parent / "data"
 CALLBACK = "/caixa_pluggy/callback"
@@ -207,7 +207,7 @@ class TestRealWorld(SyncMixin, PluggyHttpCase):
         bad, _date = self.real_row("bank", "Row without a date", account, 0)
         good, good_date = self.real_row("bank", "PIX sent", account, 3)
 
-        with self.assertLogs(ENGINE_LOGGER, "WARNING") as logs:
+        with self.assertLogs(IMPORTER_LOGGER, "WARNING") as logs:
             self.connect_and_sync(item)
 
         synced = self.account_of(account)

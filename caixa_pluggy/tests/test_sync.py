@@ -19,14 +19,15 @@ from odoo.modules.registry import DummyRLock, Registry
 from odoo.tests import BaseCase, get_db_name, tagged
 from odoo.tools import mute_logger
 
-from odoo.addons.caixa_pluggy.models import pluggy_account as pluggy_account_module
-from odoo.addons.caixa_pluggy.models.pluggy_account import FIRST_BATCH_LINES
 from odoo.addons.caixa_pluggy.models.pluggy_api import PluggyApi
 from odoo.addons.caixa_pluggy.pluggy import PluggyClient
+from odoo.addons.caixa_pluggy.sync import importer as importer_module
+from odoo.addons.caixa_pluggy.sync.policy import FIRST_BATCH_LINES
 
 from .common import BASE_URL, FakePluggy, PluggyCase
 
-ENGINE_LOGGER = "odoo.addons.caixa_pluggy.models.pluggy_account"
+ENGINE_LOGGER = "odoo.addons.caixa_pluggy.models.pluggy_account_sync"
+IMPORTER_LOGGER = "odoo.addons.caixa_pluggy.sync.importer"
 ITEM_LOGGER = "odoo.addons.caixa_pluggy.models.pluggy_item"
 INBOX_LOGGER = "odoo.addons.caixa_pluggy.models.pluggy_webhook_event"
 
@@ -199,7 +200,7 @@ class TestSync(SyncMixin, PluggyCase):
         item, rows = self._item_with_history(14, every_days=3)
         # Statistics refreshed inside the import after 2 lines and at each doubling: several times over these
         # pages, as over the pages of a history of thousands of lines.
-        with patch.object(pluggy_account_module, "ANALYZE_AFTER_LINES", 2):
+        with patch.object(importer_module, "ANALYZE_AFTER_LINES", 2):
             pluggy_account = self.connect_and_sync(item)
 
         self.assertFalse(pluggy_account.last_sync_error)

@@ -158,9 +158,9 @@ def invoice_paid_by_reference(env, company, item_id):
         return
     tx = max(rows, key=lambda row: row["date"])
     payer = tx["paymentData"].get("payer") or {}
-    partner = partner_for(
-        env, payer.get("name") or "Cliente PIX", (payer.get("documentNumber") or {}).get("value")
-    )
+    # A customer whose CNPJ is not on file (the invoice's customer, maybe not the account that paid): only the
+    # reference the PIX quotes says which invoice it pays.
+    partner = partner_for(env, payer.get("name") or "Cliente PIX", None)
     invoice = new_invoice(env, company, partner, tx["amount"], tx["date"][:10], MATCHED_INVOICE_ORIGIN)
     invoice.payment_reference = tx["paymentData"]["receiverReferenceId"]
     env.cr.commit()

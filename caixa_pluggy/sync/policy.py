@@ -1,0 +1,23 @@
+"""How often and how much a sync reads, retries and commits: the numbers in one place."""
+
+from datetime import timedelta
+
+# Rows Pluggy ingests around the same moment may commit out of order on its side: re-reading a short margin
+# before the watermark costs a few duplicate rows (dropped by the dedupe) and never misses one.
+WATERMARK_MARGIN = timedelta(hours=1)
+# How many accounts one cron call syncs before reporting progress and letting Odoo call it again.
+CRON_BATCH_SIZE = 10
+# A failed account is due again after this pause (or the sync interval, when shorter).
+RETRY_AFTER_FAILURE = timedelta(minutes=30)
+# The first lines of a new connection, imported while the Connect widget waits (Odoo spends tens of ms per
+# line): shared among its accounts, at least FIRST_BATCH_MIN_LINES each; the cron back-fills the rest.
+FIRST_BATCH_LINES = 50
+FIRST_BATCH_MIN_LINES = 10
+# Look-back windows read from Pluggy at the same time when several accounts are synced together.
+PREFETCH_THREADS = 4
+# How many skipped rows the account's warning names one by one.
+SKIPPED_ROWS_NAMED = 5
+
+
+# Bills due this many days ago or later still look for the checking account's line of their payments.
+BILL_PAYMENT_DAYS = 90
