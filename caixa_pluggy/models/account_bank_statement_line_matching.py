@@ -1,4 +1,8 @@
-"""Matching imported lines with the invoices and bills they pay (see caixa_pluggy.pluggy.matching)."""
+"""Matching imported lines with the invoices and bills they pay (see caixa_pluggy.pluggy.matching).
+
+A file of its own, one job each: the import's fields and helpers are in account_bank_statement_line.py.
+"""
+# pylint: disable=consider-merging-classes-inherited
 
 from collections import defaultdict
 from decimal import Decimal
