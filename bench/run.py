@@ -559,21 +559,9 @@ def odoo_bin_args(db):
     ]
 
 
-DROP_DB = """
-import sys, psycopg2
-c = psycopg2.connect(host=%r, port=%r, user=%r, dbname="postgres")
-c.autocommit = True
-cur = c.cursor()
-cur.execute(
-    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %%s AND pid <> pg_backend_pid()",
-    [sys.argv[1]],
-)
-cur.execute('DROP DATABASE IF EXISTS "%%s"' %% sys.argv[1])
-"""
-
-
 def drop_database(db):
-    subprocess.run([ODOO_PYTHON, "-c", DROP_DB % (DB_HOST, DB_PORT, DB_USER), db], check=True)
+    env = {**os.environ, "PGHOST": DB_HOST, "PGPORT": str(DB_PORT), "PGUSER": DB_USER}
+    subprocess.run([ODOO_PYTHON, str(ROOT / "tools" / "dropdb.py"), db], check=True, env=env)
 
 
 def create_database(db):

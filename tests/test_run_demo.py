@@ -134,15 +134,7 @@ def odoo_python():
 
 
 def drop_database(name):
-    script = (
-        "import os, sys, psycopg2\n"
-        "conn = psycopg2.connect(dbname='postgres', host=os.environ.get('PGHOST', '127.0.0.1'),"
-        " port=os.environ.get('PGPORT', '5432'), user=os.environ.get('PGUSER', 'root'),"
-        " password=os.environ.get('PGPASSWORD') or None)\n"
-        "conn.autocommit = True\n"
-        "conn.cursor().execute('DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)' % sys.argv[1])\n"
-    )
-    subprocess.run([odoo_python(), "-c", script, name], check=True, timeout=120)
+    subprocess.run([odoo_python(), str(REPO / "tools" / "dropdb.py"), name], check=True, timeout=120)
 
 
 def run_newcomer_tour(env):

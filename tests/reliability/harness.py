@@ -19,6 +19,8 @@ from pathlib import Path
 
 import httpx
 
+from tools import dropdb as tools_dropdb
+
 REPO = Path(__file__).resolve().parents[2]
 ODOO_PATH = Path(os.environ.get("ODOO_PATH", "/opt/odoo"))
 _VENV_PYTHON = ODOO_PATH / ".venv" / "bin" / "python"
@@ -67,13 +69,7 @@ def pg_connect(dbname="postgres", autocommit=True):
 
 
 def drop_database(name):
-    conn = pg_connect()
-    try:
-        with conn.cursor() as cr:
-            # FORCE: a killed Odoo may leave connections behind.
-            cr.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        conn.close()
+    tools_dropdb.drop_database(name, **PG)
 
 
 def copy_database(template, name, data_dir):
