@@ -88,8 +88,6 @@ class PluggyAccount(models.Model):
                 # Kept as soon as it is written. An account with nothing new waits for the connection's
                 # commit below: a commit per account would also empty the ORM cache each time.
                 self._commit_progress()
-        if not quick:
-            self._sync_card_bills(item, client)
         if try_lock_row(item):
             # Every account of the connection, not only this call's: the cron syncs one at a time.
             failing = item.account_ids.filtered(
@@ -102,26 +100,47 @@ class PluggyAccount(models.Model):
                 }
             )
         self._commit_progress()
+        if not quick:
+            self._sync_card_bills(item, client)
 
     def _sync_card_bills(self, item, client):
-        """The bills of the cards just synced; then every bill of the connection matches its payments, as the
-        checking account's payment line may have arrived only now (the cron syncs one account at a time)."""
+        """The bills of the cards just synced; then every recent bill of the connection matches its payments,
+        as the checking account's payment line may have arrived only now (the cron syncs one account at a
+        time).
+
+        In a transaction of its own, begun after the lines were committed, holding the rows of the accounts
+        whose lines it writes: two syncs of one connection (the cron and a webhook) would otherwise write the
+        same lines at once, and one of them fail. What a held row prevents here, the sync holding it does when
+        it ends. Stamping the card's row makes a sync that began before this one committed find the row
+        changed (see try_lock_row) instead of reading the bills again over charge lines it cannot see yet.
+        """
         # Bills are written by the sync only, like the accounts' sync state: no user group may edit them.
         Bill = self.env["pluggy.card.bill"].sudo()
+        synced = Bill.browse()
         for account in self.filtered(
             lambda account: account.account_type == "CREDIT" and not account.last_sync_error
         ):
+            if not try_lock_row(account):
+                continue
             try:
                 with self.env.cr.savepoint():
-                    Bill._sync_bills(account, client)
+                    synced |= Bill._sync_bills(account, client)
+                    account.bills_read_at = fields.Datetime.now()
             except Exception:  # noqa: BLE001 - bills are an extra: the lines of the sync are kept
                 _logger.exception(
                     "Pluggy account %s: its bills could not be stored", account.pluggy_account_id
                 )
-        recent = fields.Date.subtract(fields.Date.context_today(self), days=BILL_PAYMENT_DAYS)
-        Bill.search(
-            [("account_id", "in", item.account_ids.ids), ("due_date", ">=", recent)]
-        )._match_payments()
+        if all(map(try_lock_row, item.account_ids.filtered("journal_id"))):
+            recent = fields.Date.subtract(fields.Date.context_today(self), days=BILL_PAYMENT_DAYS)
+            bills = synced | Bill.search(
+                [("account_id", "in", item.account_ids.ids), ("due_date", ">=", recent)]
+            )
+            try:
+                with self.env.cr.savepoint():
+                    bills._match_payments()
+            except Exception:  # noqa: BLE001 - as above; the payments are matched again by the next sync
+                _logger.exception("Pluggy item %s: bill payments could not be matched", item.pluggy_item_id)
+        self._commit_progress()
 
     @api.model
     def _analyze_stale_tables(self):

@@ -1,10 +1,12 @@
 import logging
+from decimal import Decimal
 
 from odoo import _, api, fields, models
 from odoo.tools import format_date
 
 from ..pluggy import errors as pluggy_errors
 from ..pluggy.mapping import InvalidBill, bill_state, map_bill
+from ..sync.importer import try_lock_row
 
 _logger = logging.getLogger(__name__)
 
@@ -75,7 +77,7 @@ class PluggyCardBill(models.Model):
 
     @api.model
     def _sync_bills(self, account, client):
-        """Read the card's bills and store them; their charges become lines, their payments transfers.
+        """Read the card's bills and store them with their charges as lines; payments are matched after.
 
         Bills are an extra: a connector that lists none, or fails to, never fails the card's sync.
         """
@@ -99,7 +101,6 @@ class PluggyCardBill(models.Model):
                 )
         bills = self._upsert(account, mapped)
         bills._sync_charge_lines()
-        bills._match_payments()
         return bills
 
     @api.model
@@ -108,7 +109,7 @@ class PluggyCardBill(models.Model):
         today = fields.Date.context_today(self)
         to_create, bills = [], self.browse()
         for values in mapped:
-            paid = sum((payment["amount"] for payment in values["payments"]), type(values["total_amount"])())
+            paid = sum((payment["amount"] for payment in values["payments"]), Decimal(0))
             record_values = {
                 "due_date": values["due_date"],
                 "closing_date": values["closing_date"],
@@ -195,15 +196,12 @@ class PluggyCardBill(models.Model):
                 ):
                     continue
                 amount = float(payment["amount"])
+                paid_on = fields.Date.to_date(payment["date"])
                 near = [
                     ("is_reconciled", "=", False),
                     ("company_id", "=", bill.company_id.id),
-                    (
-                        "date",
-                        ">=",
-                        fields.Date.subtract(fields.Date.to_date(payment["date"]), days=TRANSFER_DAYS),
-                    ),
-                    ("date", "<=", fields.Date.add(fields.Date.to_date(payment["date"]), days=TRANSFER_DAYS)),
+                    ("date", ">=", fields.Date.subtract(paid_on, days=TRANSFER_DAYS)),
+                    ("date", "<=", fields.Date.add(paid_on, days=TRANSFER_DAYS)),
                 ]
                 card_line = Line.search(
                     [*near, ("journal_id", "=", bill.journal_id.id), ("amount", "=", amount)]
@@ -216,7 +214,12 @@ class PluggyCardBill(models.Model):
                         ("amount", "=", -amount),
                     ]
                 )
-                if len(card_line) != 1 or len(bank_line) != 1:
+                # A line another sync has just reconciled or changed is left to it.
+                if (
+                    len(card_line) != 1
+                    or len(bank_line) != 1
+                    or not all(map(try_lock_row, card_line | bank_line))
+                ):
                     continue
                 Line._pluggy_reconcile_transfer(bank_line, card_line)
                 (bank_line | card_line).write(
