@@ -226,7 +226,9 @@ class AccountBankStatementLine(models.Model):
         return _("The bank changed this reconciled transaction: %(changes)s.", changes=detail)
 
     def _pluggy_flag(self, flag, note):
-        # Told once: the same change found again by the next syncs is not news.
+        """Flag these lines for review; returns those newly flagged, as the same change found again by the
+        next syncs is not news."""
         lines = self.filtered(lambda line: line.pluggy_flag != flag or line.pluggy_flag_note != note)
         if lines:
             lines.write({"pluggy_flag": flag, "pluggy_flag_note": note})
+        return lines

@@ -149,14 +149,11 @@ class AccountBankStatementLine(models.Model):
 
     def _pluggy_bank_line(self):
         self.ensure_one()
-        identifiers = payment_identifiers(self.transaction_details)
-        if self.pluggy_boleto_line and not identifiers["boleto"]:
-            identifiers["boleto"] = matching.boleto_barcode(self.pluggy_boleto_line)
         return matching.BankLine(
             amount=_decimal(self.amount, self.currency_id),
             partner_id=self.partner_id.commercial_partner_id.id or None,
             pending=self.pluggy_pending,
-            **identifiers,
+            **payment_identifiers(self.transaction_details),
         )
 
     @api.model

@@ -294,33 +294,33 @@ def _quantize(value, digits):
     return value.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
 
 
-def _payment_ref(tx):
-    ref = _text(tx.get("description")) or _text(tx.get("descriptionRaw")) or DEFAULT_PAYMENT_REF
+def _installment_numbers(tx):
+    """(n, N) of an instalment purchase, None for a purchase paid at once."""
     card = _as_dict(tx.get("creditCardMetadata"))
     number, total = _whole(card.get("installmentNumber")), _whole(card.get("totalInstallments"))
+    return (number, total) if number and total and total > 1 else None
+
+
+def _payment_ref(tx):
+    ref = _text(tx.get("description")) or _text(tx.get("descriptionRaw")) or DEFAULT_PAYMENT_REF
+    numbers = _installment_numbers(tx)
     # Banks often print "PARC 03/10" in the description themselves; say it once.
-    if (
-        number
-        and total
-        and total > 1
-        and f"{number}/{total}" not in ref
-        and f"{number:02d}/{total:02d}" not in ref
-    ):
-        ref = f"{ref} ({number}/{total})"
+    if numbers and "{}/{}".format(*numbers) not in ref and "{:02d}/{:02d}".format(*numbers) not in ref:
+        ref = "{} ({}/{})".format(ref, *numbers)
     return ref
 
 
 def _installment(tx, digits):
     """An instalment purchase's "n/N" and the whole purchase's amount (each instalment is its own line)."""
-    card = _as_dict(tx.get("creditCardMetadata"))
-    number, total = _whole(card.get("installmentNumber")), _whole(card.get("totalInstallments"))
-    if not (number and total and total > 1):
+    numbers = _installment_numbers(tx)
+    if not numbers:
         return {"installment": None, "installment_total": None}
+    card = _as_dict(tx.get("creditCardMetadata"))
     try:
         amount = _quantize(abs(_to_decimal(card.get("totalAmount"), "totalAmount")), digits)
     except InvalidTransaction:
         amount = None
-    return {"installment": f"{number}/{total}", "installment_total": amount}
+    return {"installment": "{}/{}".format(*numbers), "installment_total": amount}
 
 
 def _payment_method(payment_data, tx):

@@ -248,11 +248,7 @@ class LineImporter:
     def _apply_change(self, line_data, values, partners):
         line = self.Line.browse(line_data["id"])
         if line_data["is_reconciled"]:
-            note = line._pluggy_describe_change(values)
-            # Told once: the same bank change found again by the next syncs is not news.
-            if line.pluggy_flag != "changed" or line.pluggy_flag_note != note:
-                line._pluggy_flag("changed", note)
-                self.result.flagged += 1
+            self.result.flagged += len(line._pluggy_flag("changed", line._pluggy_describe_change(values)))
             return self.Line
         line.write(self.Line._pluggy_update_values(values, partners))
         self.result.updated += 1

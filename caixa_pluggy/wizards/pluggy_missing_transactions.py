@@ -54,7 +54,7 @@ class PluggyMissingTransactions(models.TransientModel):
         return self.env["account.bank.statement.line"]._action_open_pluggy_lines(result.created_ids)
 
     def _line_values(self, account, rows):
-        company = account.company_id
+        time_zone = account.company_id._pluggy_time_zone()
         values = []
         for row in rows:
             try:
@@ -63,7 +63,7 @@ class PluggyMissingTransactions(models.TransientModel):
                     account_type=account.account_type,
                     account_currency=account.currency_id.name,
                     currency_digits=account.currency_id.decimal_places,
-                    time_zone=company._pluggy_time_zone(),
+                    time_zone=time_zone,
                 )
             except InvalidTransaction as error:
                 values.append(
