@@ -258,9 +258,9 @@ class Steps:
                         account_currency=currency.name,
                         currency_digits=currency.decimal_places,
                     )
-                    if values["pending"]:
+                    if values["pluggy_pending"]:
                         continue
-                    values["fingerprint"] = line_fingerprint(values)
+                    values["pluggy_fingerprint"] = line_fingerprint(values)
                     values_list.append(Line._pluggy_line_values(journal, values, {}))
             return values_list
 

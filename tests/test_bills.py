@@ -85,6 +85,6 @@ def test_installment_purchase_says_n_of_n_and_the_whole_purchase():
         "creditCardMetadata": {"installmentNumber": 3, "totalInstallments": 10, "totalAmount": 1592},
     }
     values = map_transaction(row, account_type="CREDIT", account_currency="BRL")
-    assert values["installment"] == "3/10"
-    assert values["installment_total"] == Decimal("1592.00")
+    assert values["pluggy_installment"] == "3/10"
+    assert values["pluggy_installment_total"] == Decimal("1592.00")
     assert values["payment_ref"] == "MERCADOLIVRE (3/10)"

@@ -22,9 +22,8 @@ CARD_ACCOUNT_ID = "8d4f7c63-4ad4-4d0b-a1f6-1c5bd9f6e0a1"
 MAPPING_LOGGER = "caixa_pluggy.pluggy.mapping"
 EXPECTED_KEYS = {
     "pluggy_transaction_id", "date", "amount", "foreign_currency_code", "amount_currency", "payment_ref",
-    "partner_name", "partner_vat", "partner_vat_type", "account_number", "payment_method",
-    "payment_reference", "boleto_digitable_line", "pending", "installment", "installment_total", "created_at",
-    "updated_at",
+    "partner_name", "pluggy_partner_vat", "account_number", "transaction_type", "pluggy_payment_reference",
+    "pluggy_boleto_line", "pluggy_pending", "pluggy_installment", "pluggy_installment_total",
     "transaction_details",
 }  # fmt: skip
 
@@ -203,9 +202,7 @@ def test_bank_debit_is_negative_with_the_contract_keys():
     assert values["amount"] == Decimal("-212.45")
     assert values["payment_ref"] == "* PROV * COMPRA TESOURO DIRETO CLIENTES"
     assert values["foreign_currency_code"] is None and values["amount_currency"] is None
-    assert values["pending"] is False
-    assert values["created_at"] == "2020-10-15T09:12:44.120Z"
-    assert values["updated_at"] == "2020-10-15T09:12:44.120Z"
+    assert values["pluggy_pending"] is False
 
 
 def test_bank_credit_is_positive():
@@ -216,16 +213,15 @@ def test_bank_credit_is_positive():
 def test_row_without_payment_data_has_no_counterpart():
     values = _bank(_tx())
     assert values["partner_name"] is None
-    assert values["partner_vat"] is None
-    assert values["partner_vat_type"] is None
+    assert values["pluggy_partner_vat"] is None
     assert values["account_number"] is None
-    assert values["payment_method"] is None
-    assert values["payment_reference"] is None
-    assert values["boleto_digitable_line"] is None
+    assert values["transaction_type"] is None
+    assert values["pluggy_payment_reference"] is None
+    assert values["pluggy_boleto_line"] is None
 
 
 def test_pending_row_is_marked_pending():
-    assert _bank(_tx(status="PENDING"))["pending"] is True
+    assert _bank(_tx(status="PENDING"))["pluggy_pending"] is True
 
 
 # --- signs -----------------------------------------------------------------------------------------------
@@ -269,7 +265,7 @@ def test_card_payment_is_positive():
     )
     values = _card(payment)
     assert values["amount"] == Decimal("1250.73")
-    assert values["payment_method"] == "PAGAMENTO_FATURA"
+    assert values["transaction_type"] == "PAGAMENTO_FATURA"
 
 
 def test_spec_card_example_159_2_credit_follows_type_without_warning(caplog):
@@ -299,21 +295,19 @@ def test_pix_debit_carries_the_receiver_name_and_cnpj_digits():
     values = _bank(_pix_debit())
     assert values["amount"] == Decimal("-87.50")
     assert values["partner_name"] == "PADARIA BOM PAO LTDA"
-    assert values["partner_vat"] == "08050608000132"
-    assert values["partner_vat_type"] == "CNPJ"
+    assert values["pluggy_partner_vat"] == "08050608000132"
     assert values["account_number"] == "3344/99887-0"
-    assert values["payment_method"] == "PIX"
-    assert values["payment_reference"] == "E60701190202010151200abcdef12345"
+    assert values["transaction_type"] == "PIX"
+    assert values["pluggy_payment_reference"] == "E60701190202010151200abcdef12345"
 
 
 def test_pix_credit_carries_the_payer_name_and_cpf_digits():
     values = _bank(_pix_credit())
     assert values["amount"] == Decimal("250.00")
     assert values["partner_name"] == "Tiago Rodrigues Santos"
-    assert values["partner_vat"] == "88293707623"
-    assert values["partner_vat_type"] == "CPF"
+    assert values["pluggy_partner_vat"] == "88293707623"
     assert values["account_number"] == "0001/12345-6"
-    assert values["payment_reference"] == "cobranca-2020-10-0042"
+    assert values["pluggy_payment_reference"] == "cobranca-2020-10-0042"
 
 
 def test_ted_credit_from_the_spec_carries_the_payer_and_reference_number():
@@ -322,10 +316,10 @@ def test_ted_credit_from_the_spec_carries_the_payer_and_reference_number():
     assert values["date"] == datetime.date(2020, 10, 14)
     assert values["payment_ref"] == "TED Example"
     assert values["partner_name"] == "Tiago Rodrigues Santos"
-    assert values["partner_vat"] == "88293707623"
+    assert values["pluggy_partner_vat"] == "88293707623"
     assert values["account_number"] == "090/1234-5"
-    assert values["payment_method"] == "TED"
-    assert values["payment_reference"] == "123456789"
+    assert values["transaction_type"] == "TED"
+    assert values["pluggy_payment_reference"] == "123456789"
 
 
 def test_boleto_payment_carries_the_digitable_line():
@@ -353,10 +347,10 @@ def test_boleto_payment_carries_the_digitable_line():
     )
     values = _bank(boleto)
     assert values["amount"] == Decimal("-100.00")
-    assert values["payment_method"] == "BOLETO"
-    assert values["boleto_digitable_line"] == digitable_line
+    assert values["transaction_type"] == "BOLETO"
+    assert values["pluggy_boleto_line"] == digitable_line
     assert values["partner_name"] == "CONDOMINIO EDIFICIO SOL"
-    assert values["partner_vat"] == "12345678000195"
+    assert values["pluggy_partner_vat"] == "12345678000195"
     assert values["account_number"] is None  # a boleto names no account
 
 
@@ -369,21 +363,21 @@ def test_account_number_alone_when_no_branch_is_given():
 def test_payment_method_falls_back_to_open_finance_operation_type():
     tx = _pix_debit()
     del tx["paymentData"]["paymentMethod"]
-    assert _bank(tx)["payment_method"] == "PIX"
-    assert _bank(_tx(operationType="TARIFA"))["payment_method"] == "TARIFA"
+    assert _bank(tx)["transaction_type"] == "PIX"
+    assert _bank(_tx(operationType="TARIFA"))["transaction_type"] == "TARIFA"
 
 
-def test_document_type_is_inferred_from_length_when_missing():
+def test_document_without_its_type_is_still_read():
     tx = _pix_debit()
     tx["paymentData"]["receiver"]["documentNumber"] = {"value": "08.050.608/0001-32"}
-    assert _bank(tx)["partner_vat_type"] == "CNPJ"
+    assert _bank(tx)["pluggy_partner_vat"] == "08050608000132"
 
 
 def test_alphanumeric_cnpj_keeps_its_letters():
     # Brazil issues alphanumeric CNPJs from July 2026; digits alone would be a different, wrong number.
     tx = _pix_debit()
     tx["paymentData"]["receiver"]["documentNumber"] = {"type": "CNPJ", "value": "12.abc.345/01de-35"}
-    assert _bank(tx)["partner_vat"] == "12ABC34501DE35"
+    assert _bank(tx)["pluggy_partner_vat"] == "12ABC34501DE35"
 
 
 def test_missing_nested_objects_are_tolerated():
@@ -391,7 +385,7 @@ def test_missing_nested_objects_are_tolerated():
     tx["paymentData"]["receiver"] = {"name": "SEM DOCUMENTO", "documentNumber": None}
     values = _bank(tx)
     assert values["partner_name"] == "SEM DOCUMENTO"
-    assert values["partner_vat"] is None and values["partner_vat_type"] is None
+    assert values["pluggy_partner_vat"] is None
     assert values["account_number"] is None
     assert _bank(_tx(paymentData={"receiver": None, "boletoMetadata": None}))["partner_name"] is None
     assert _card(_card_tx(creditCardMetadata=None))["payment_ref"] == "MERCADOLIVRE*2PRODUTOS"
@@ -536,9 +530,8 @@ def test_unknown_fields_and_enum_values_are_tolerated():
     tx["paymentData"]["paymentMethod"] = "PIX_AUTOMATICO"
     tx["paymentData"]["receiver"]["documentNumber"]["type"] = "NIF"
     values = _bank(tx)
-    assert values["pending"] is False
-    assert values["payment_method"] == "PIX_AUTOMATICO"
-    assert values["partner_vat_type"] == "NIF"
+    assert values["pluggy_pending"] is False
+    assert values["transaction_type"] == "PIX_AUTOMATICO"
     assert values["transaction_details"]["brandNewField"] == {"nested": ["1.5"]}
 
 
@@ -573,8 +566,8 @@ def test_fingerprint_of_odoo_read_values_matches_the_mapped_values():
     mapped = _bank(_tx())
     odoo_like = {
         "date": datetime.date(2020, 10, 15), "amount": -212.45, "payment_ref": mapped["payment_ref"],
-        "partner_name": False, "partner_vat": False, "account_number": False, "payment_method": False,
-        "pending": False,
+        "partner_name": False, "pluggy_partner_vat": False, "account_number": False,
+        "transaction_type": False, "pluggy_pending": False,
     }  # fmt: skip
     assert transaction_fingerprint(odoo_like) == transaction_fingerprint(mapped)
 

@@ -28,7 +28,7 @@ def test_documented_rows_become_the_line_an_accountant_expects(kind, entry):
     expect = entry["expect"]
     assert values["date"] == datetime.date.fromisoformat(expect["date"])
     assert values["amount"] == Decimal(expect["amount"])
-    for field in ("payment_method", "partner_vat"):
+    for field in ("transaction_type", "pluggy_partner_vat"):
         if field in expect:
             assert values[field] == expect[field]
 

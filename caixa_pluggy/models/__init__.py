@@ -1,6 +1,7 @@
 from . import pluggy_api
 from . import pluggy_rate_limit
 from . import res_company
+from . import res_currency
 from . import res_partner_bank
 from . import ir_cron
 from . import res_config_settings

@@ -2,6 +2,8 @@ from odoo import _, api, fields, models
 from odoo.tools import SQL, create_unique_index
 from odoo.tools.safe_eval import safe_eval
 
+from ..pluggy.mapping import LINE_FIELDS
+
 
 class AccountBankStatementLine(models.Model):
     _inherit = "account.bank.statement.line"
@@ -108,7 +110,7 @@ class AccountBankStatementLine(models.Model):
             )
         )
         return {
-            transaction_id: {"id": line_id, "fingerprint": fingerprint, "is_reconciled": is_reconciled}
+            transaction_id: {"id": line_id, "pluggy_fingerprint": fingerprint, "is_reconciled": is_reconciled}
             for transaction_id, line_id, fingerprint, is_reconciled in self.env.cr.fetchall()
         }
 
@@ -182,33 +184,22 @@ class AccountBankStatementLine(models.Model):
     def _pluggy_update_values(self, values, partners):
         foreign_currency = self._pluggy_foreign_currency(values)
         return {
-            "date": values["date"],
+            **{name: values[name] for name in LINE_FIELDS},
             # The ORM's Monetary fields are floats: the Decimal is already rounded to the currency, so the
             # float carries exactly the same cents.
             "amount": float(values["amount"]),
             "foreign_currency_id": foreign_currency.id,
             "amount_currency": float(values["amount_currency"]) if foreign_currency else 0.0,
-            "payment_ref": values["payment_ref"],
-            "partner_name": values["partner_name"],
-            "partner_id": partners.get(values["partner_vat"]) or False,
-            "account_number": values["account_number"],
-            "transaction_type": values["payment_method"],
-            "transaction_details": values["transaction_details"],
-            "pluggy_fingerprint": values["fingerprint"],
-            "pluggy_pending": values["pending"],
-            "pluggy_partner_vat": values["partner_vat"],
-            "pluggy_payment_reference": values["payment_reference"],
-            "pluggy_boleto_line": values["boleto_digitable_line"],
-            "pluggy_installment": values["installment"],
-            "pluggy_installment_total": float(values["installment_total"] or 0),
+            "partner_id": partners.get(values["pluggy_partner_vat"]) or False,
+            "pluggy_fingerprint": values["pluggy_fingerprint"],
+            "pluggy_installment_total": float(values["pluggy_installment_total"] or 0),
         }
 
     @api.model
     def _pluggy_foreign_currency(self, values):
-        code = values.get("foreign_currency_code")
-        if not code or values.get("amount_currency") is None:
+        if values["amount_currency"] is None:
             return self.env["res.currency"]
-        return self.env["res.currency"].with_context(active_test=False).search([("name", "=", code)], limit=1)
+        return self.env["res.currency"]._pluggy_from_code(values["foreign_currency_code"])
 
     def _pluggy_describe_change(self, values):
         """What the bank changed on a reconciled line, in words."""
@@ -220,8 +211,8 @@ class AccountBankStatementLine(models.Model):
             changes.append(_("date %(old)s → %(new)s", old=self.date, new=values["date"]))
         if (values["payment_ref"] or "") != (self.payment_ref or ""):
             changes.append(_("label “%(old)s” → “%(new)s”", old=self.payment_ref, new=values["payment_ref"]))
-        if values["pending"] != self.pluggy_pending:
-            changes.append(_("posted by the bank") if not values["pending"] else _("back to pending"))
+        if values["pluggy_pending"] != self.pluggy_pending:
+            changes.append(_("posted by the bank") if not values["pluggy_pending"] else _("back to pending"))
         detail = "; ".join(changes) or _("details")
         return _("The bank changed this reconciled transaction: %(changes)s.", changes=detail)
 

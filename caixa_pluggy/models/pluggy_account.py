@@ -8,6 +8,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.addons.base.models.res_bank import sanitize_account_number
 
 from ..pluggy.account_numbers import best_match, parse_account_number
+from ..pluggy.mapping import map_account, map_balance
 
 _logger = logging.getLogger(__name__)
 
@@ -190,23 +191,25 @@ class PluggyAccount(models.Model):
 
     @api.model
     def _values_from_pluggy(self, data, company):
-        currency = self._currency_from_code(data.get("currencyCode") or "BRL")
+        values = map_account(data)
+        currency = self._currency_from_code(values.pop("currency_code"))
+        return {**values, "currency_id": currency.id, **self._balance_values(data, currency, company)}
+
+    @api.model
+    def _balance_values(self, data, currency, company):
+        values = map_balance(
+            data, currency_digits=currency.decimal_places, time_zone=company._pluggy_time_zone()
+        )
+        if not values:
+            return {}
         return {
-            "name": data.get("marketingName") or data.get("name") or data.get("number") or data["id"],
-            "account_type": "CREDIT" if data.get("type") == "CREDIT" else "BANK",
-            "subtype": data.get("subtype"),
-            "number": data.get("number"),
-            "owner": data.get("owner"),
-            "tax_number": data.get("taxNumber"),
-            "currency_id": currency.id,
-            **self._balance_values(data, company),
+            "bank_balance": float(values["bank_balance"]),
+            "bank_balance_at": values["bank_balance_at"] or fields.Datetime.now(),
         }
 
     @api.model
     def _currency_from_code(self, code):
-        currency = (
-            self.env["res.currency"].with_context(active_test=False).search([("name", "=", code)], limit=1)
-        )
+        currency = self.env["res.currency"]._pluggy_from_code(code)
         if not currency:
             raise UserError(
                 _(

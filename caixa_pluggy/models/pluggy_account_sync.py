@@ -10,7 +10,7 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from ..pluggy import errors as pluggy_errors
-from ..pluggy.dates import bank_datetime, format_timestamp, local_date, parse_timestamp
+from ..pluggy.dates import format_timestamp, local_date, parse_timestamp
 from ..sync.importer import (
     STATISTICS_TABLES,
     AccountResult,
@@ -346,19 +346,8 @@ class PluggyAccount(models.Model):
             # connect flow triggers back-fills it now instead of at the next interval.
             values["next_sync_at"] = fields.Datetime.now()
         if bank_data:
-            values.update(self._balance_values(bank_data, self.company_id))
+            values.update(self._balance_values(bank_data, self.currency_id, self.company_id))
         self.write(values)
-
-    @api.model
-    def _balance_values(self, bank_data, company):
-        balance = bank_data.get("balance")
-        if balance is None:
-            return {}
-        return {
-            "bank_balance": float(balance),
-            "bank_balance_at": bank_datetime(bank_data.get("updatedAt"), company._pluggy_time_zone())
-            or fields.Datetime.now(),
-        }
 
     def _describe_skipped_rows(self, result):
         """The rows this sync could not import, in words an accountant can act on (and pass to support)."""

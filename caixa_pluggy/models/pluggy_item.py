@@ -6,7 +6,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..pluggy import errors as pluggy_errors
-from ..pluggy.dates import bank_datetime, local_date, parse_timestamp
+from ..pluggy.dates import local_date, parse_timestamp
+from ..pluggy.mapping import map_item
 from ..sync.policy import FIRST_BATCH_LINES, FIRST_BATCH_MIN_LINES
 
 _logger = logging.getLogger(__name__)
@@ -285,38 +286,7 @@ class PluggyItem(models.Model):
 
     @api.model
     def _values_from_pluggy(self, item_data, company):
-        connector = item_data.get("connector") or {}
-        health = connector.get("health") or {}
-        error = item_data.get("error") or {}
-        time_zone = company._pluggy_time_zone()
-        return {
-            "connector_id": connector.get("id"),
-            "connector_name": connector.get("name"),
-            "connector_image_url": connector.get("imageUrl"),
-            "connector_is_sandbox": bool(connector.get("isSandbox")),
-            "connector_is_open_finance": bool(connector.get("isOpenFinance")),
-            **self._health_values(health),
-            "pluggy_status": item_data.get("status"),
-            "execution_status": item_data.get("executionStatus"),
-            "error_code": error.get("code"),
-            "error_message": error.get("message"),
-            "consent_expires_at": bank_datetime(item_data.get("consentExpiresAt"), time_zone),
-            "pluggy_updated_at": bank_datetime(item_data.get("lastUpdatedAt"), time_zone),
-            "next_auto_sync_at": bank_datetime(item_data.get("nextAutoSyncAt"), time_zone),
-        }
-
-    @api.model
-    def _health_values(self, health):
-        status = health.get("status")
-        incidents = health.get("incidents") or []
-        return {
-            "connector_health": status if status in ("ONLINE", "UNSTABLE", "OFFLINE") else False,
-            "connector_incidents": "\n".join(
-                f"{incident.get('title') or ''} ({incident.get('severity') or ''})".strip()
-                for incident in incidents
-            )
-            or False,
-        }
+        return map_item(item_data, time_zone=company._pluggy_time_zone())
 
     def _write_from_pluggy(self, item_data):
         self.ensure_one()

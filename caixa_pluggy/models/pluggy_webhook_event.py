@@ -13,6 +13,7 @@ from odoo.tools import SQL
 
 from ..pluggy import errors as pluggy_errors
 from ..pluggy import webhooks
+from ..pluggy.mapping import map_connector_health
 
 _logger = logging.getLogger(__name__)
 
@@ -251,7 +252,7 @@ class PluggyWebhookEvent(models.Model):
             return ("ignored", _("No connection uses this bank."))
         with self.env["pluggy.api"]._get_client() as client:
             connector = client.get_connector(connector_id, health_details=True)
-        items.write(items._health_values(connector.get("health") or {}))
+        items.write(map_connector_health(connector.get("health")))
         return None
 
     # -------------------------------------------------------------------------

@@ -6,7 +6,11 @@ from .mapping import (
     InvalidBill,
     InvalidTransaction,
     digits_only,
+    map_account,
+    map_balance,
     map_bill,
+    map_connector_health,
+    map_item,
     map_transaction,
     transaction_fingerprint,
 )
@@ -18,7 +22,11 @@ __all__ = [
     "PluggyClient",
     "digits_only",
     "errors",
+    "map_account",
+    "map_balance",
     "map_bill",
+    "map_connector_health",
+    "map_item",
     "map_transaction",
     "transaction_fingerprint",
 ]

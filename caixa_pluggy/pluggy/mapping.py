@@ -9,7 +9,7 @@ import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from . import matching
-from .dates import bank_date
+from .dates import bank_date, bank_datetime
 
 _logger = logging.getLogger(__name__)
 
@@ -49,6 +49,89 @@ class InvalidBill(InvalidTransaction):
 def digits_only(value) -> str:
     """Return the digits of ``value`` ("882.937.076-23" -> "88293707623"); "" for None."""
     return _NON_DIGITS.sub("", str(value)) if value is not None else ""
+
+
+CONNECTOR_HEALTH = ("ONLINE", "UNSTABLE", "OFFLINE")
+
+
+def map_item(item, *, time_zone=None) -> dict:
+    """``pluggy.item`` values of a Pluggy item (GET /items/{id}); timestamps naive UTC (see :mod:`.dates`)."""
+    connector = _as_dict(item.get("connector"))
+    error = _as_dict(item.get("error"))
+    return {
+        "connector_id": connector.get("id"),
+        "connector_name": connector.get("name"),
+        "connector_image_url": connector.get("imageUrl"),
+        "connector_is_sandbox": bool(connector.get("isSandbox")),
+        "connector_is_open_finance": bool(connector.get("isOpenFinance")),
+        **map_connector_health(connector.get("health")),
+        "pluggy_status": item.get("status"),
+        "execution_status": item.get("executionStatus"),
+        "error_code": error.get("code"),
+        "error_message": error.get("message"),
+        "consent_expires_at": bank_datetime(item.get("consentExpiresAt"), time_zone),
+        "pluggy_updated_at": bank_datetime(item.get("lastUpdatedAt"), time_zone),
+        "next_auto_sync_at": bank_datetime(item.get("nextAutoSyncAt"), time_zone),
+    }
+
+
+def map_connector_health(health) -> dict:
+    """``pluggy.item`` values of a connector's health (in an item, or a connector/status_updated webhook)."""
+    health = _as_dict(health)
+    status = health.get("status")
+    incidents = [incident for incident in health.get("incidents") or [] if isinstance(incident, dict)]
+    return {
+        "connector_health": status if status in CONNECTOR_HEALTH else False,
+        "connector_incidents": "\n".join(
+            f"{incident.get('title') or ''} ({incident.get('severity') or ''})".strip()
+            for incident in incidents
+        )
+        or False,
+    }
+
+
+def map_account(account) -> dict:
+    """``pluggy.account`` values of a Pluggy account (GET /accounts), with its currency's code for Odoo to
+    find; its balance is :func:`map_balance`, read on every sync."""
+    return {
+        "name": account.get("marketingName") or account.get("name") or account.get("number") or account["id"],
+        "account_type": "CREDIT" if account.get("type") == "CREDIT" else "BANK",
+        "subtype": account.get("subtype"),
+        "number": account.get("number"),
+        "owner": account.get("owner"),
+        "tax_number": account.get("taxNumber"),
+        "currency_code": (_text(account.get("currencyCode")) or "BRL").upper(),
+    }
+
+
+def map_balance(account, *, currency_digits=2, time_zone=None) -> dict:
+    """The bank's balance of a Pluggy account, rounded to its currency, and when the bank gave it; empty when
+    Pluggy gives none (or none that is a number)."""
+    try:
+        balance = _to_decimal(account.get("balance"), "balance", account.get("id"))
+    except InvalidTransaction:
+        return {}
+    return {
+        "bank_balance": _quantize(balance, currency_digits),
+        "bank_balance_at": bank_datetime(account.get("updatedAt"), time_zone),
+    }
+
+
+# The keys of map_transaction that are statement-line fields as they are; the others Odoo converts: the
+# amounts (Decimal) to its float fields, the currency code to a currency, the document number to a partner.
+LINE_FIELDS = (
+    "date",
+    "payment_ref",
+    "partner_name",
+    "account_number",
+    "transaction_type",
+    "transaction_details",
+    "pluggy_pending",
+    "pluggy_partner_vat",
+    "pluggy_payment_reference",
+    "pluggy_boleto_line",
+    "pluggy_installment",
+)
 
 
 def map_transaction(
@@ -95,17 +178,14 @@ def map_transaction(
         "amount_currency": amount_currency,
         "payment_ref": _payment_ref(tx),
         "partner_name": _text(counterpart.get("name")),
-        "partner_vat": vat,
-        "partner_vat_type": _text(document.get("type")) or _guess_document_type(vat),
+        "pluggy_partner_vat": vat,
         "account_number": _account_number(counterpart),
-        "payment_method": _payment_method(payment_data, tx),
-        "payment_reference": _text(payment_data.get("receiverReferenceId"))
+        "transaction_type": _payment_method(payment_data, tx),
+        "pluggy_payment_reference": _text(payment_data.get("receiverReferenceId"))
         or _text(payment_data.get("referenceNumber")),
-        "boleto_digitable_line": _text(_as_dict(payment_data.get("boletoMetadata")).get("digitableLine")),
-        "pending": str(tx.get("status") or "").upper() == "PENDING",
+        "pluggy_boleto_line": _text(_as_dict(payment_data.get("boletoMetadata")).get("digitableLine")),
+        "pluggy_pending": str(tx.get("status") or "").upper() == "PENDING",
         **_installment(tx, currency_digits),
-        "created_at": tx.get("createdAt"),
-        "updated_at": tx.get("updatedAt"),
         "transaction_details": _json_safe(tx),
     }
 
@@ -220,10 +300,10 @@ def transaction_fingerprint(values) -> tuple:
         _to_decimal(amount, "amount") if amount is not None else None,
         values.get("payment_ref") or None,
         values.get("partner_name") or None,
-        values.get("partner_vat") or None,
+        values.get("pluggy_partner_vat") or None,
         values.get("account_number") or None,
-        values.get("payment_method") or None,
-        bool(values.get("pending")),
+        values.get("transaction_type") or None,
+        bool(values.get("pluggy_pending")),
     )
 
 
@@ -314,13 +394,13 @@ def _installment(tx, digits):
     """An instalment purchase's "n/N" and the whole purchase's amount (each instalment is its own line)."""
     numbers = _installment_numbers(tx)
     if not numbers:
-        return {"installment": None, "installment_total": None}
+        return {"pluggy_installment": None, "pluggy_installment_total": None}
     card = _as_dict(tx.get("creditCardMetadata"))
     try:
         amount = _quantize(abs(_to_decimal(card.get("totalAmount"), "totalAmount")), digits)
     except InvalidTransaction:
         amount = None
-    return {"installment": "{}/{}".format(*numbers), "installment_total": amount}
+    return {"pluggy_installment": "{}/{}".format(*numbers), "pluggy_installment_total": amount}
 
 
 def _payment_method(payment_data, tx):
@@ -352,11 +432,6 @@ def _account_number(participant):
 def _document_number(value):
     text = (_text(value) or "").upper()
     return (_NON_ALNUM if _LETTER.search(text) else _NON_DIGITS).sub("", text) or None
-
-
-def _guess_document_type(vat):
-    # CPF has 11 characters and CNPJ 14; used only when Pluggy leaves the type out.
-    return {11: "CPF", 14: "CNPJ"}.get(len(vat)) if vat else None
 
 
 def _text(value):

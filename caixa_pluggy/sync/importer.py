@@ -146,21 +146,21 @@ class LineImporter:
             self.journal, [values["pluggy_transaction_id"] for values in mapped]
         )
         partners = self.env["pluggy.partner.mapping"]._partners_by_document(
-            self.account.company_id, {values["partner_vat"] for values in mapped}
+            self.account.company_id, {values["pluggy_partner_vat"] for values in mapped}
         )
         to_create, changed = [], self.Line
         for values in mapped:
             line = existing.get(values["pluggy_transaction_id"])
-            if values["pending"]:
+            if values["pluggy_pending"]:
                 # Re-checked by id on the next syncs, imported or not: it may post under the same id, or
                 # vanish, once the look-back window has moved past its date.
                 self.result.pending_ids.add(values["pluggy_transaction_id"])
                 if not self.import_pending:
                     continue
-            values["fingerprint"] = line_fingerprint(values)
+            values["pluggy_fingerprint"] = line_fingerprint(values)
             if not line:
                 to_create.append(self.Line._pluggy_line_values(self.journal, values, partners))
-            elif line["fingerprint"] != values["fingerprint"]:
+            elif line["pluggy_fingerprint"] != values["pluggy_fingerprint"]:
                 changed |= self._apply_change(line, values, partners)
         # Only new lines (matched as they are created) and lines the bank changed before they were reconciled:
         # a reconciled line is the accountant's, whatever a later sync finds.

@@ -79,7 +79,7 @@ class PluggyMissingTransactions(models.TransientModel):
                     "amount": float(mapped["amount"]),
                     "payment_ref": mapped["payment_ref"],
                     "partner_name": mapped["partner_name"],
-                    "pending": mapped["pending"],
+                    "pending": mapped["pluggy_pending"],
                     "row": mapped["transaction_details"],
                 }
             )

@@ -105,7 +105,7 @@ class Pluggy:
                 values = map_transaction(
                     _decimals(tx), account_type=account["type"], account_currency=account["currencyCode"]
                 )
-                lines.append((tx["id"], values["amount"], values["pending"]))
+                lines.append((tx["id"], values["amount"], values["pluggy_pending"]))
             expected[account_id] = sorted(lines)
         return expected
 

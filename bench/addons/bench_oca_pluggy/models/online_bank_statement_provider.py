@@ -39,7 +39,7 @@ class OnlineBankStatementProvider(models.Model):
                         account_currency=currency.name,
                         currency_digits=currency.decimal_places,
                     )
-                    if values["pending"]:
+                    if values["pluggy_pending"]:
                         continue
                     lines.append(_oca_line(values))
         return lines, {}
@@ -54,6 +54,6 @@ def _oca_line(values):
         "unique_import_id": values["pluggy_transaction_id"],
         "partner_name": values["partner_name"],
         "account_number": values["account_number"],
-        "transaction_type": values["payment_method"],
+        "transaction_type": values["transaction_type"],
         "raw_data": json.dumps(values["transaction_details"]),
     }
