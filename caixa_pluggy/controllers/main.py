@@ -1,4 +1,3 @@
-import hmac
 import json
 import logging
 import math
@@ -7,7 +6,7 @@ from odoo import _, http
 from odoo.exceptions import AccessError, UserError
 from odoo.http import request
 
-from ..models.pluggy_webhook_event import WEBHOOK_SECRET_HEADER
+from ..models.pluggy_webhook import WEBHOOK_SECRET_HEADER
 
 _logger = logging.getLogger(__name__)
 
@@ -71,7 +70,8 @@ class CaixaPluggyController(http.Controller):
         httprequest = request.httprequest
         if (httprequest.content_length or 0) > MAX_WEBHOOK_BODY:
             return self._json_response({"error": "body too large"}, 400)
-        if not self._webhook_secret_ok(httprequest.headers.get(WEBHOOK_SECRET_HEADER)):
+        received_secret = httprequest.headers.get(WEBHOOK_SECRET_HEADER)
+        if not request.env["pluggy.webhook"].sudo()._check_secret(received_secret):
             return self._json_response({"error": "unauthorized"}, 401)
         # Odoo's request wrapper exposes no stream to read part of; a chunked body, which has no
         # Content-Length to check beforehand, is measured once read, as Odoo's own JSON routes read theirs.
@@ -84,11 +84,6 @@ class CaixaPluggyController(http.Controller):
             return self._json_response({"error": "malformed event"}, 400)
         created = request.env["pluggy.webhook.event"].sudo()._receive(payload)
         return self._json_response({"received": True, "duplicate": not created}, 200)
-
-    def _webhook_secret_ok(self, received):
-        expected = request.env["ir.config_parameter"].sudo().get_param("caixa_pluggy.webhook_secret") or ""
-        # Constant time, so the secret cannot be guessed byte by byte from response times.
-        return bool(expected) and hmac.compare_digest((received or "").encode(), expected.encode())
 
     def _parse_webhook(self, body):
         try:

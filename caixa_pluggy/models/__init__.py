@@ -9,6 +9,7 @@ from . import pluggy_item
 from . import pluggy_account
 from . import pluggy_account_sync
 from . import pluggy_card_bill
+from . import pluggy_webhook
 from . import pluggy_webhook_event
 from . import account_journal
 from . import account_bank_statement_line

@@ -19,16 +19,17 @@ from ..sync.importer import (
     SyncSummary,
     analyze_query,
     newest_rows,
-    try_lock_row,
 )
 from ..sync.policy import (
     BILL_PAYMENT_DAYS,
     CRON_BATCH_SIZE,
+    DEFAULT_SYNC_HOURS,
     PREFETCH_THREADS,
     RETRY_AFTER_FAILURE,
     SKIPPED_ROWS_NAMED,
     WATERMARK_MARGIN,
 )
+from ..sync.transaction import commit_unit, try_lock_row
 
 _logger = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ class PluggyAccount(models.Model):
             if result and result.changed_lines:
                 # Kept as soon as it is written. An account with nothing new waits for the connection's
                 # commit below: a commit per account would also empty the ORM cache each time.
-                self._commit_progress()
+                commit_unit(self.env)
         if try_lock_row(item):
             # Every account of the connection, not only this call's: the cron syncs one at a time.
             failing = item.account_ids.filtered(
@@ -99,7 +100,7 @@ class PluggyAccount(models.Model):
                     "last_sync_error": "\n".join(failing.mapped("last_sync_error")),
                 }
             )
-        self._commit_progress()
+        commit_unit(self.env)
         if not quick:
             self._sync_card_bills(item, client)
 
@@ -140,7 +141,7 @@ class PluggyAccount(models.Model):
                     bills._match_payments()
             except Exception:  # noqa: BLE001 - as above; the payments are matched again by the next sync
                 _logger.exception("Pluggy item %s: bill payments could not be matched", item.pluggy_item_id)
-        self._commit_progress()
+        commit_unit(self.env)
 
     @api.model
     def _analyze_stale_tables(self):
@@ -381,7 +382,7 @@ class PluggyAccount(models.Model):
     def _sync_interval(self):
         cron = self.env.ref("caixa_pluggy.ir_cron_sync", raise_if_not_found=False)
         if not cron:
-            return timedelta(hours=4)
+            return timedelta(hours=DEFAULT_SYNC_HOURS)
         unit = {"minutes": "minutes", "hours": "hours", "days": "days", "weeks": "weeks"}.get(
             cron.interval_type
         )
@@ -390,24 +391,17 @@ class PluggyAccount(models.Model):
         # A few minutes early, so the next cron run finds the account due.
         return timedelta(**{unit: cron.interval_number}) - timedelta(minutes=5)
 
-    def _commit_progress(self):
-        """Commit what one account's sync wrote; tests keep everything in their own transaction, and so does a
-        caller that syncs inside its own savepoint (webhook processing), which a commit would destroy."""
-        if not modules.module.current_test and not self.env.context.get("pluggy_sync_no_commit"):
-            self.env.cr.commit()  # pylint: disable=invalid-commit - one account or event per transaction
-
     @api.model
     def _cron_sync(self):
         """Scheduled sync: claim due accounts one by one, so any number of cron workers can share the work."""
         if not self.env["pluggy.api"]._has_credentials():
             _logger.info("Pluggy sync skipped: no credentials configured")
             return
-        self.env["pluggy.webhook.event"]._auto_register_webhooks()
         if self._count_due_accounts() > 1:
             # Share a backlog from the start: the second job claims accounts too (SKIP LOCKED) now, not
             # after this one has gone through a whole batch alone. Committed, so that it wakes up at once.
             self.env.ref("caixa_pluggy.ir_cron_sync_worker")._trigger()
-            self._commit_progress()
+            commit_unit(self.env)
         done = 0
         while done < CRON_BATCH_SIZE:
             account = self._claim_due_account()

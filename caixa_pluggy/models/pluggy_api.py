@@ -11,6 +11,7 @@ from odoo.exceptions import UserError
 
 from ..pluggy import ApiKeyCache, PluggyClient
 from ..pluggy import errors as pluggy_errors
+from ..pluggy.client import DEFAULT_BASE_URL
 
 _logger = logging.getLogger(__name__)
 
@@ -18,14 +19,13 @@ _logger = logging.getLogger(__name__)
 # calling POST /auth (rate limited per IP) on each sync.
 _API_KEY_CACHE = ApiKeyCache()
 
-DEFAULT_API_URL = "https://api.pluggy.ai"
 DEFAULT_SDK_URL = "https://cdn.pluggy.ai/pluggy-connect/v2.14.2/pluggy-connect.js"
 
 # System parameter -> (environment variable used when the parameter is unset, default)
 PARAMETERS = {
     "caixa_pluggy.client_id": ("PLUGGY_CLIENT_ID", ""),
     "caixa_pluggy.client_secret": ("PLUGGY_CLIENT_SECRET", ""),
-    "caixa_pluggy.api_url": ("PLUGGY_BASE_URL", DEFAULT_API_URL),
+    "caixa_pluggy.api_url": ("PLUGGY_BASE_URL", DEFAULT_BASE_URL),
     "caixa_pluggy.sdk_url": ("PLUGGY_CONNECT_URL", DEFAULT_SDK_URL),
 }
 DEFAULT_HISTORY_DAYS = 90

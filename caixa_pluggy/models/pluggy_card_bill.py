@@ -6,7 +6,7 @@ from odoo.tools import format_date
 
 from ..pluggy import errors as pluggy_errors
 from ..pluggy.mapping import InvalidBill, bill_state, map_bill
-from ..sync.importer import try_lock_row
+from ..sync.transaction import try_lock_row
 
 _logger = logging.getLogger(__name__)
 

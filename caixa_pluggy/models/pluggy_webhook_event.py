@@ -1,24 +1,20 @@
-import ipaddress
 import json
 import logging
-import secrets
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 import psycopg2
 
-from odoo import _, api, fields, models, modules
+from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from ..pluggy import errors as pluggy_errors
 from ..pluggy import webhooks
 from ..pluggy.mapping import map_connector_health
+from ..sync.transaction import commit_unit
 
 _logger = logging.getLogger(__name__)
 
-WEBHOOK_SECRET_HEADER = "X-Caixa-Pluggy-Secret"
-WEBHOOK_ROUTE = "/caixa_pluggy/webhook"
 MAX_ATTEMPTS = 5
 PROCESS_BATCH_SIZE = 50
 RETRY_DELAY = timedelta(minutes=2)
@@ -141,8 +137,7 @@ class PluggyWebhookEvent(models.Model):
         events = self._due_events()[:PROCESS_BATCH_SIZE]
         for event in events:
             event._process()
-            if not modules.module.current_test:
-                self.env.cr.commit()  # pylint: disable=invalid-commit - one event per transaction
+            commit_unit(self.env)
         remaining = len(self._due_events())
         self.env["ir.cron"]._notify_progress(done=len(events), remaining=remaining)
 
@@ -255,75 +250,9 @@ class PluggyWebhookEvent(models.Model):
         items.write(map_connector_health(connector.get("health")))
         return None
 
-    # -------------------------------------------------------------------------
-    # WEBHOOK REGISTRATION AT PLUGGY
-    # -------------------------------------------------------------------------
-
-    @api.model
-    def _webhook_url(self):
-        base_url = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
-        return base_url.rstrip("/") + WEBHOOK_ROUTE
-
-    @api.model
-    def _webhook_secret(self):
-        params = self.env["ir.config_parameter"].sudo()
-        secret = params.get_param("caixa_pluggy.webhook_secret")
-        if not secret:
-            secret = self._rotate_webhook_secret()
-        return secret
-
-    @api.model
-    def _rotate_webhook_secret(self):
-        secret = secrets.token_hex(32)
-        self.env["ir.config_parameter"].sudo().set_param("caixa_pluggy.webhook_secret", secret)
-        return secret
-
-    @api.model
-    def _auto_register_webhooks(self):
-        """Register the webhooks on their own once this database has a public HTTPS address.
-
-        Pluggy calls only such addresses.
-        """
-        url = self._webhook_url()
-        params = self.env["ir.config_parameter"].sudo()
-        if params.get_param("caixa_pluggy.webhook_registered_url") == url or not _is_public_https(url):
-            return
-        try:
-            self._register_webhooks()
-        except pluggy_errors.PluggyError as error:
-            _logger.warning("Pluggy webhooks could not be registered for %s: %s", url, error)
-
-    @api.model
-    def _register_webhooks(self):
-        """Create or update one Pluggy webhook per event, carrying the secret header; returns how many."""
-        url = self._webhook_url()
-        headers = {WEBHOOK_SECRET_HEADER: self._webhook_secret()}
-        with self.env["pluggy.api"]._get_client() as client:
-            existing = {hook["event"]: hook for hook in client.list_webhooks() if hook.get("url") == url}
-            for event in webhooks.WEBHOOK_EVENTS:
-                if event in existing:
-                    client.update_webhook(existing[event]["id"], headers=headers, enabled=True)
-                else:
-                    client.create_webhook(url, event, headers=headers)
-        self.env["ir.config_parameter"].sudo().set_param("caixa_pluggy.webhook_registered_url", url)
-        return len(webhooks.WEBHOOK_EVENTS)
-
 
 EVENT_HANDLERS = {
     **dict.fromkeys(webhooks.ITEM_EVENTS, "_handle_item_event"),
     **dict.fromkeys(webhooks.CONNECTOR_EVENTS, "_handle_connector_event"),
     **dict.fromkeys(webhooks.TRANSACTION_EVENTS, "_handle_transactions_event"),
 }
-
-
-def _is_public_https(url):
-    """Whether Pluggy accepts the URL for a webhook: HTTPS on a public domain name (not an IP, not local)."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if parts.scheme != "https" or parts.port not in (None, 443) or "." not in host:
-        return False
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return not host.endswith((".local", ".internal", ".localhost", ".test", ".example", ".invalid"))
-    return False

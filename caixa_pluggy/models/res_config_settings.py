@@ -2,6 +2,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..pluggy import errors as pluggy_errors
+from ..sync.policy import DEFAULT_SYNC_HOURS
 from .pluggy_api import DEFAULT_HISTORY_DAYS, DEFAULT_LOOKBACK_DAYS
 
 
@@ -51,7 +52,7 @@ class ResConfigSettings(models.TransientModel):
         self.pluggy_client_secret_set = is_set
 
     def _compute_pluggy_webhook_url(self):
-        self.pluggy_webhook_url = self.env["pluggy.webhook.event"]._webhook_url()
+        self.pluggy_webhook_url = self.env["pluggy.webhook"]._url()
 
     # -------------------------------------------------------------------------
     # LOW-LEVEL METHODS
@@ -107,9 +108,9 @@ class ResConfigSettings(models.TransientModel):
     def action_pluggy_register_webhooks(self):
         self.ensure_one()
         self.execute()
-        Events = self.env["pluggy.webhook.event"]
+        Webhooks = self.env["pluggy.webhook"]
         try:
-            count = Events._register_webhooks()
+            count = Webhooks._register_at_pluggy()
         except pluggy_errors.PluggyError as error:
             return self._pluggy_notification(
                 _(
@@ -121,23 +122,23 @@ class ResConfigSettings(models.TransientModel):
                 "danger",
             )
         return self._pluggy_notification(
-            _("%(count)s webhooks registered at Pluggy for %(url)s.", count=count, url=Events._webhook_url()),
+            _("%(count)s webhooks registered at Pluggy for %(url)s.", count=count, url=Webhooks._url()),
             "success",
         )
 
     def action_pluggy_rotate_webhook_secret(self):
         """A new secret, sent to Pluggy at once when webhooks are registered."""
         self.ensure_one()
-        Events = self.env["pluggy.webhook.event"]
-        Events._rotate_webhook_secret()
-        if self.env["ir.config_parameter"].sudo().get_param("caixa_pluggy.webhook_registered_url"):
+        Webhooks = self.env["pluggy.webhook"]
+        Webhooks._rotate_secret()
+        if Webhooks._is_registered():
             return self.action_pluggy_register_webhooks()
         return self._pluggy_notification(_("A new webhook secret was generated."), "success")
 
     @api.model
     def _pluggy_sync_cron_hours(self):
         cron = self.env.ref("caixa_pluggy.ir_cron_sync", raise_if_not_found=False)
-        return cron.interval_number if cron and cron.interval_type == "hours" else 4
+        return cron.interval_number if cron and cron.interval_type == "hours" else DEFAULT_SYNC_HOURS
 
     def _pluggy_test_failure(self, error):
         """What Pluggy answered (its code and message, for the admin to look up) and what to do about it."""

@@ -5,10 +5,8 @@ import hashlib
 import logging
 from collections import namedtuple
 
-import psycopg2
-
 from odoo import _, fields
-from odoo.tools import SQL, mute_logger
+from odoo.tools import SQL
 
 from ..pluggy import InvalidTransaction, map_transaction, transaction_fingerprint
 from ..pluggy.dates import format_timestamp, parse_timestamp
@@ -253,23 +251,6 @@ class LineImporter:
         line.write(self.Line._pluggy_update_values(values, partners))
         self.result.updated += 1
         return line
-
-
-def try_lock_row(record):
-    """Lock a record's row until the transaction ends; False when another transaction holds it, or changed it
-    since this one began (then it was just synced, and waiting would only end in a serialization failure)."""
-    try:
-        with mute_logger("odoo.sql_db"), record.env.cr.savepoint(flush=False):
-            record.env.cr.execute(
-                SQL(
-                    "SELECT id FROM %s WHERE id = %s FOR NO KEY UPDATE NOWAIT",
-                    SQL.identifier(record._table),
-                    record.id,
-                )
-            )
-    except (psycopg2.errors.LockNotAvailable, psycopg2.errors.SerializationFailure):
-        return False
-    return True
 
 
 def analyze_query(tables):

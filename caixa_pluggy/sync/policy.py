@@ -5,6 +5,8 @@ from datetime import timedelta
 # Rows Pluggy ingests around the same moment may commit out of order on its side: re-reading a short margin
 # before the watermark costs a few duplicate rows (dropped by the dedupe) and never misses one.
 WATERMARK_MARGIN = timedelta(hours=1)
+# The sync job's interval as installed (data/ir_cron_data.xml), and when its cron record is gone.
+DEFAULT_SYNC_HOURS = 4
 # How many accounts one cron call syncs before reporting progress and letting Odoo call it again.
 CRON_BATCH_SIZE = 10
 # A failed account is due again after this pause (or the sync interval, when shorter).

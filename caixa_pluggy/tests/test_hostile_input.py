@@ -19,11 +19,9 @@ from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.caixa_pluggy.controllers import main as controllers
-from odoo.addons.caixa_pluggy.models.pluggy_webhook_event import (
-    EVENT_HANDLERS,
-    WEBHOOK_ROUTE,
-    WEBHOOK_SECRET_HEADER,
-)
+from odoo.addons.caixa_pluggy.models import pluggy_webhook
+from odoo.addons.caixa_pluggy.models.pluggy_webhook import WEBHOOK_ROUTE, WEBHOOK_SECRET_HEADER
+from odoo.addons.caixa_pluggy.models.pluggy_webhook_event import EVENT_HANDLERS
 from odoo.addons.caixa_pluggy.pluggy import webhooks
 
 from .common import PluggyCase, PluggyHttpCase
@@ -105,7 +103,7 @@ class TestWebhookHostileInput(SyncMixin, PluggyCase, HttpCase):
 
     def setUp(self):
         super().setUp()
-        self.secret = self.env["pluggy.webhook.event"]._webhook_secret()
+        self.secret = self.env["pluggy.webhook"]._secret()
         self.Event = self.env["pluggy.webhook.event"].sudo()
         item = self.pluggy.add_item(self.client_user_id)
         self.account = self.pluggy.add_account(item)
@@ -222,12 +220,12 @@ class TestWebhookHostileInput(SyncMixin, PluggyCase, HttpCase):
         payload = {"event": "item/updated", "eventId": str(uuid.uuid4()), "itemId": str(uuid.uuid4())}
         # The decision is compare_digest's alone: told "equal", a wrong secret passes; told "different", the
         # right one is refused.
-        with patch.object(controllers.hmac, "compare_digest", spy(None, None, True)):
+        with patch.object(pluggy_webhook.hmac, "compare_digest", spy(None, None, True)):
             response = self.post(dumped(payload), headers={WEBHOOK_SECRET_HEADER: "wrong"}, secret=False)
         self.assertEqual(response.status_code, 200)
         self.assertEqual(calls, [(b"wrong", self.secret.encode())])
         calls.clear()
-        with patch.object(controllers.hmac, "compare_digest", spy(None, None, False)):
+        with patch.object(pluggy_webhook.hmac, "compare_digest", spy(None, None, False)):
             response = self.post(dumped({**payload, "eventId": str(uuid.uuid4())}))
         self.assertEqual(response.status_code, 401)
         self.assertEqual(calls, [(self.secret.encode(), self.secret.encode())])

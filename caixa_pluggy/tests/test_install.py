@@ -30,10 +30,10 @@ class TestInstall(TransactionCase):
         self.assertRegex(secret or "", r"^[0-9a-f]{64}$")
 
     def test_webhook_secret_is_kept_once_generated(self):
-        Events = self.env["pluggy.webhook.event"]
-        first = Events._webhook_secret()
-        self.assertEqual(Events._webhook_secret(), first)
-        rotated = Events._rotate_webhook_secret()
+        Webhooks = self.env["pluggy.webhook"]
+        first = Webhooks._secret()
+        self.assertEqual(Webhooks._secret(), first)
+        rotated = Webhooks._rotate_secret()
         self.assertNotEqual(rotated, first)
         self.assertTrue(re.fullmatch(r"[0-9a-f]{64}", rotated))
 

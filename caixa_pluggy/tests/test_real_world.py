@@ -9,7 +9,7 @@ from pathlib import Path
 from odoo import Command, fields
 from odoo.tests import Form, tagged
 
-from odoo.addons.caixa_pluggy.models.pluggy_webhook_event import WEBHOOK_ROUTE, WEBHOOK_SECRET_HEADER
+from odoo.addons.caixa_pluggy.models.pluggy_webhook import WEBHOOK_ROUTE, WEBHOOK_SECRET_HEADER
 from odoo.addons.caixa_pluggy.pluggy.dates import local_date
 
 from .common import PluggyHttpCase
@@ -91,7 +91,7 @@ class TestRealWorld(SyncMixin, PluggyHttpCase):
             data=json.dumps(body),
             headers={
                 "Content-Type": "application/json",
-                WEBHOOK_SECRET_HEADER: self.env["pluggy.webhook.event"]._webhook_secret(),
+                WEBHOOK_SECRET_HEADER: self.env["pluggy.webhook"]._secret(),
             },
         )
 

@@ -9,6 +9,9 @@ from odoo import Command
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import new_test_user, tagged
 
+from odoo.addons.caixa_pluggy.models.pluggy_webhook import WEBHOOK_SECRET_HEADER
+from odoo.addons.caixa_pluggy.pluggy import webhooks
+
 from .common import BASE_URL, PluggyCase
 
 CREDENTIAL_FIELDS = (
@@ -254,3 +257,62 @@ class TestSettings(PluggyCase):
             )
         # A system administrator sees them, the secret excepted.
         self.assertTrue(set(CREDENTIAL_FIELDS) <= set(self.env["res.config.settings"].fields_get()))
+
+
+@tagged("post_install", "-at_install")
+class TestWebhookRegistration(PluggyCase):
+    """The webhooks Pluggy calls: registered by the Settings button, or on their own by their job."""
+
+    def setUp(self):
+        super().setUp()
+        self.params = self.env["ir.config_parameter"].sudo()
+        self.params.set_param("caixa_pluggy.webhook_registered_url", "")
+        self.Webhooks = self.env["pluggy.webhook"]
+
+    def registered(self):
+        """Pluggy's webhooks as it stores them: {event: (url, secret header)}."""
+        return {
+            hook["event"]: (hook["url"], hook["headers"].get(WEBHOOK_SECRET_HEADER))
+            for hook in self.pluggy.webhooks.values()
+        }
+
+    def webhook_calls(self):
+        return [request for request in self.pluggy.requests if request.url.path.startswith("/webhooks")]
+
+    def test_register_button_sends_each_event_with_the_secret_and_rotating_resends_it(self):
+        self.params.set_param("web.base.url", "https://erp.example.com.br")
+        settings = self.env["res.config.settings"].create({})
+        self.assertEqual(settings.action_pluggy_register_webhooks()["params"]["type"], "success")
+        url = "https://erp.example.com.br/caixa_pluggy/webhook"
+        self.assertEqual(
+            self.registered(), dict.fromkeys(webhooks.WEBHOOK_EVENTS, (url, self.Webhooks._secret()))
+        )
+        old_secret = self.Webhooks._secret()
+        settings.action_pluggy_rotate_webhook_secret()
+        new_secret = self.Webhooks._secret()
+        self.assertNotEqual(new_secret, old_secret)
+        # Updated in place: still one webhook per event, each with the new secret.
+        self.assertEqual(self.registered(), dict.fromkeys(webhooks.WEBHOOK_EVENTS, (url, new_secret)))
+
+    def test_job_registers_a_public_https_address_once_and_the_sync_job_never_does(self):
+        register_job = self.env.ref("caixa_pluggy.ir_cron_register_webhooks")
+        self.assertTrue(register_job.active)
+        self.params.set_param("web.base.url", "http://localhost:8069")
+        self.Webhooks._cron_register()
+        self.assertEqual(self.webhook_calls(), [], "Pluggy calls no local address: nothing to register")
+        self.params.set_param("web.base.url", "https://erp.example.com.br")
+        self.env["pluggy.account"]._cron_sync()
+        self.assertEqual(self.webhook_calls(), [], "the sync job has no side job")
+        self.Webhooks._cron_register()
+        self.assertEqual(set(self.registered()), set(webhooks.WEBHOOK_EVENTS))
+        calls = len(self.webhook_calls())
+        self.Webhooks._cron_register()
+        self.assertEqual(len(self.webhook_calls()), calls, "an address already registered is not sent again")
+
+    def test_webhook_secret_check(self):
+        secret = self.Webhooks._secret()
+        self.assertTrue(self.Webhooks._check_secret(secret))
+        self.assertFalse(self.Webhooks._check_secret(secret[:-1]))
+        self.assertFalse(self.Webhooks._check_secret(None))
+        self.params.set_param("caixa_pluggy.webhook_secret", "")
+        self.assertFalse(self.Webhooks._check_secret(""), "no secret configured accepts nothing")

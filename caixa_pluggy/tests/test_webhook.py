@@ -9,11 +9,8 @@ from odoo import fields
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
-from odoo.addons.caixa_pluggy.models.pluggy_webhook_event import (
-    MAX_ATTEMPTS,
-    WEBHOOK_ROUTE,
-    WEBHOOK_SECRET_HEADER,
-)
+from odoo.addons.caixa_pluggy.models.pluggy_webhook import WEBHOOK_ROUTE, WEBHOOK_SECRET_HEADER
+from odoo.addons.caixa_pluggy.models.pluggy_webhook_event import MAX_ATTEMPTS
 
 from .common import PluggyCase
 from .test_sync import ENGINE_LOGGER, INBOX_LOGGER, SyncMixin, fail_page
@@ -25,7 +22,7 @@ MIB = 1024 * 1024
 class TestWebhook(SyncMixin, PluggyCase, HttpCase):
     def setUp(self):
         super().setUp()
-        self.secret = self.env["pluggy.webhook.event"]._webhook_secret()
+        self.secret = self.env["pluggy.webhook"]._secret()
         self.Event = self.env["pluggy.webhook.event"].sudo()
         self.cron = self.env.ref("caixa_pluggy.ir_cron_process_webhooks").sudo()
 
