@@ -8,6 +8,7 @@ from . import res_config_settings
 from . import pluggy_item
 from . import pluggy_account
 from . import pluggy_account_sync
+from . import pluggy_account_schedule
 from . import pluggy_card_bill
 from . import pluggy_webhook
 from . import pluggy_webhook_event

@@ -22,8 +22,6 @@ from ..sync.importer import (
 )
 from ..sync.policy import (
     BILL_PAYMENT_DAYS,
-    CRON_BATCH_SIZE,
-    DEFAULT_SYNC_HOURS,
     PREFETCH_THREADS,
     RETRY_AFTER_FAILURE,
     SKIPPED_ROWS_NAMED,
@@ -378,88 +376,3 @@ class PluggyAccount(models.Model):
             value=repr(error.value),
             field=field,
         )
-
-    def _sync_interval(self):
-        cron = self.env.ref("caixa_pluggy.ir_cron_sync", raise_if_not_found=False)
-        if not cron:
-            return timedelta(hours=DEFAULT_SYNC_HOURS)
-        unit = {"minutes": "minutes", "hours": "hours", "days": "days", "weeks": "weeks"}.get(
-            cron.interval_type
-        )
-        if unit is None:  # months: the closest timedelta
-            return timedelta(days=30 * cron.interval_number)
-        # A few minutes early, so the next cron run finds the account due.
-        return timedelta(**{unit: cron.interval_number}) - timedelta(minutes=5)
-
-    @api.model
-    def _cron_sync(self):
-        """Scheduled sync: claim due accounts one by one, so any number of cron workers can share the work."""
-        if not self.env["pluggy.api"]._has_credentials():
-            _logger.info("Pluggy sync skipped: no credentials configured")
-            return
-        if self._count_due_accounts() > 1:
-            # Share a backlog from the start: the second job claims accounts too (SKIP LOCKED) now, not
-            # after this one has gone through a whole batch alone. Committed, so that it wakes up at once.
-            self.env.ref("caixa_pluggy.ir_cron_sync_worker")._trigger()
-            commit_unit(self.env)
-        done = 0
-        while done < CRON_BATCH_SIZE:
-            account = self._claim_due_account()
-            if not account:
-                break
-            account._sync()
-            done += 1
-        remaining = self._count_due_accounts()
-        if remaining > 1:
-            # A second cron worker may take part of the backlog: accounts are claimed with SKIP LOCKED.
-            self.env.ref("caixa_pluggy.ir_cron_sync_worker")._trigger()
-        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
-
-    @api.model
-    def _make_all_due(self):
-        """Make every synced account due now: the next run of the sync job reads them all."""
-        journals = self.env["account.journal"].search([("pluggy_account_id", "!=", False)])
-        # An account another sync holds (or has just written) is being synced already: it is left to that one,
-        # instead of waiting for its lock or failing on it.
-        accounts = journals.pluggy_account_id.filtered(
-            lambda account: account.item_id.active and try_lock_row(account)
-        )
-        # Not "now": the due query compares with the transaction's start, which is before any now() written in
-        # it. No next sync time means due, as for an account never synced.
-        accounts.write({"next_sync_at": False})
-
-    def _due_accounts_query(self, limit=None, lock=False):
-        return SQL(
-            """
-            SELECT account.id
-              FROM pluggy_account account
-              JOIN pluggy_item item ON item.id = account.item_id
-             WHERE item.active
-               AND EXISTS (SELECT 1 FROM account_journal journal WHERE journal.pluggy_account_id = account.id)
-               AND (account.next_sync_at IS NULL OR account.next_sync_at <= NOW() AT TIME ZONE 'UTC')
-             ORDER BY account.next_sync_at NULLS FIRST, account.id
-             %s %s
-            """,
-            SQL("LIMIT %s", limit) if limit else SQL(""),
-            SQL("FOR NO KEY UPDATE OF account SKIP LOCKED") if lock else SQL(""),
-        )
-
-    @api.model
-    def _flush_due_fields(self):
-        """The due-accounts query reads these columns in SQL: pending ORM writes must reach them first."""
-        self.flush_model(["next_sync_at", "item_id"])
-        self.env["pluggy.item"].flush_model(["active"])
-        self.env["account.journal"].flush_model(["pluggy_account_id"])
-
-    @api.model
-    def _claim_due_account(self):
-        self._flush_due_fields()
-        self.env.cr.execute(self._due_accounts_query(limit=1, lock=True))
-        row = self.env.cr.fetchone()
-        return self.browse(row[0]) if row else self.browse()
-
-    @api.model
-    def _count_due_accounts(self):
-        self._flush_due_fields()
-        self.env.cr.execute(SQL("SELECT COUNT(*) FROM (%s) due", self._due_accounts_query()))
-        return self.env.cr.fetchone()[0]
