@@ -76,9 +76,7 @@ class PluggyAccount(models.Model):
     )
     next_sync_at = fields.Datetime(readonly=True, index=True)
     last_sync_at = fields.Datetime(readonly=True)
-    bills_read_at = fields.Datetime(
-        string="Bills Read At", readonly=True, help="When the card's bills were last read from Pluggy."
-    )
+    bills_read_at = fields.Datetime(readonly=True, help="When the card's bills were last read from Pluggy.")
     last_sync_error = fields.Text(readonly=True)
     last_sync_warning = fields.Text(
         readonly=True, help="What the last sync could not import; the rest of the account was imported."

@@ -1,6 +1,9 @@
 """When Pluggy accounts are synced: the interval, the accounts due, and the cron jobs that claim them one by
 one so that any number of cron workers share the work (the sync itself: models/pluggy_account_sync.py)."""
 
+# The sync and its schedule are each their own file of pluggy.account, by design (one job per file).
+# pylint: disable=consider-merging-classes-inherited
+
 import logging
 from datetime import timedelta
 

@@ -1,6 +1,9 @@
 """The sync of Pluggy accounts: the cron, claiming and locking accounts, one commit per unit of work, and the
 chain that reads Pluggy and hands pages to the line importer (caixa_pluggy.sync)."""
 
+# The sync and its schedule are each their own file of pluggy.account, by design (one job per file).
+# pylint: disable=consider-merging-classes-inherited
+
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
