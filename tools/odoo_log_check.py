@@ -2,6 +2,11 @@
 test failure already counted (a clean install and test run logs none). Used by ./run-tests.
 
     python tools/odoo_log_check.py LOG        # prints RESULT/SKIPPED/CHROME_SKIPS/BAD/BADREC lines
+    python tools/odoo_log_check.py LOG --junit JUNIT
+
+With --junit, the tests ran under pytest (pytest-odoo), whose junit XML gives the results, in the same
+lines (RESULT failed errors tests, one test per test method whatever its subtests); LOG, the log Odoo wrote
+meanwhile, still gives the records above INFO.
 
 RUN_TESTS_LOG_IGNORE, a regex, names records that may appear (searched in the record with its traceback).
 """
@@ -9,6 +14,7 @@ RUN_TESTS_LOG_IGNORE, a regex, names records that may appear (searched in the re
 import os
 import re
 import sys
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
 RECORD = re.compile(
@@ -20,6 +26,7 @@ COUNTED = re.compile(
     r"^(FAIL|ERROR): |^Module \S+: \d+ failures, \d+ errors of \d+ tests|"
     r"^At least one test failed when loading the modules\.|" + RESULT.pattern
 )
+CHROME_SKIP = re.compile(r"chrome|websocket-client", re.I)
 SHOWN_LINES = 12
 SHOWN_RECORDS = 30
 
@@ -54,12 +61,31 @@ def check_log(lines, ignore=None):
             report.result = tuple(int(x) for x in RESULT.search(msg).groups())
         if level == "INFO" and logger.startswith("odoo.addons.") and msg.startswith("skipped "):
             report.skipped += 1
-            if re.search(r"chrome|websocket-client", msg, re.I):
+            if CHROME_SKIP.search(msg):
                 report.chrome_skips += 1
         if level in ("WARNING", "ERROR", "CRITICAL") and not COUNTED.search(msg):
             if ignore_re and ignore_re.search("\n".join(record_lines)):
                 continue
             report.bad.append(record_lines)
+    return report
+
+
+def apply_junit(report, path):
+    """Take the results of a pytest junit XML file into the report: per test method (a <testcase>), failed
+    when it has a failure (a failed subtest is one), else errored when it has an error, else maybe skipped."""
+    failed = errors = tests = 0
+    report.skipped = report.chrome_skips = 0
+    for case in ET.parse(path).getroot().iter("testcase"):
+        tests += 1
+        if case.find("failure") is not None:
+            failed += 1
+        elif case.find("error") is not None:
+            errors += 1
+        elif (skip := case.find("skipped")) is not None:
+            report.skipped += 1
+            if CHROME_SKIP.search(skip.get("message", "") + (skip.text or "")):
+                report.chrome_skips += 1
+    report.result = (failed, errors, tests)
     return report
 
 
@@ -78,11 +104,19 @@ def render(report):
 
 def main(argv=None):
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
+    junit = None
+    if len(args) == 3 and args[1] == "--junit":
+        junit = args[2]
+    elif len(args) != 1:
         print(__doc__, file=sys.stderr)
         return 2
     with open(args[0], errors="replace") as log:
-        print(render(check_log(log, os.environ.get("RUN_TESTS_LOG_IGNORE"))))
+        report = check_log(log, os.environ.get("RUN_TESTS_LOG_IGNORE"))
+    if junit:
+        report.result = None
+        if os.path.exists(junit) and os.path.getsize(junit):
+            apply_junit(report, junit)
+    print(render(report))
     return 0
 
 
