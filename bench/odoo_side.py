@@ -241,7 +241,9 @@ class Steps:
 
     # ------------------------------------------------------------------ (1) the floor
     def step_floor(self, emulator_url, floor_journals):
-        from odoo.addons.caixa_pluggy.pluggy import map_transaction  # noqa: PLC0415
+        from odoo.addons.bench_oca_pluggy.models.online_bank_statement_provider import (  # noqa: PLC0415
+            posted_values,
+        )
         from odoo.addons.caixa_pluggy.sync.importer import line_fingerprint  # noqa: PLC0415
 
         def mapped_values(env):
@@ -251,15 +253,7 @@ class Steps:
             values_list = []
             for pluggy_account_id, journal_id in floor_journals.items():
                 journal = env["account.journal"].browse(journal_id)
-                for tx in _emulator_rows(emulator_url, pluggy_account_id):
-                    values = map_transaction(
-                        tx,
-                        account_type="BANK",
-                        account_currency=currency.name,
-                        currency_digits=currency.decimal_places,
-                    )
-                    if values["pluggy_pending"]:
-                        continue
+                for values in posted_values(_emulator_rows(emulator_url, pluggy_account_id), currency):
                     values["pluggy_fingerprint"] = line_fingerprint(values)
                     values_list.append(Line._pluggy_line_values(journal, values, {}))
             return values_list

@@ -72,18 +72,9 @@ class ConnectMixin:
             config = self.config
             self.add_accounts(item["id"], config.connect_transactions, config.connect_history_days, 2)
         meta = self.item_meta[item["id"]]
-        now = now_iso()
         if ok:
             meta["user"] = user
-            item.update(
-                status="UPDATED",
-                executionStatus="SUCCESS",
-                error=None,
-                updatedAt=now,
-                lastUpdatedAt=now,
-                consecutiveFailedLoginAttempts=0,
-                nextAutoSyncAt=self._next_sync(),
-            )
+            self._mark_updated(item, consecutiveFailedLoginAttempts=0)
             event = "item/created" if first_success else "item/updated"
         else:
             status, code, message = LOGIN_OUTCOMES.get(
@@ -93,7 +84,7 @@ class ConnectMixin:
                 status=status,
                 executionStatus=code,
                 error={"code": code, "message": message},
-                updatedAt=now,
+                updatedAt=now_iso(),
                 nextAutoSyncAt=None,
             )
             if status == "LOGIN_ERROR":

@@ -19,6 +19,36 @@ _CARD_WEIGHTS = [80, 8, 3, 2, 3]
 _CARD_MUST = ["foreign", "purchase", "installment", "refund"]
 
 
+def transaction_row(**fields) -> dict:
+    """A transaction with every field Pluggy's GET /v2/transactions returns, empty unless given."""
+    return {
+        "id": None,
+        "description": "",
+        "descriptionRaw": None,
+        "currencyCode": "BRL",
+        "amount": Decimal("0.00"),
+        "amountInAccountCurrency": None,
+        "date": None,
+        "type": None,
+        "balance": None,
+        "providerCode": None,
+        "providerId": None,
+        "status": "POSTED",
+        "category": None,
+        "categoryId": None,
+        "paymentData": None,
+        "creditCardMetadata": None,
+        "merchant": None,
+        "operationType": None,
+        "operationTypeAdditionalInfo": None,
+        "accountId": None,
+        "order": 0,
+        "createdAt": None,
+        "updatedAt": None,
+        **fields,
+    }
+
+
 class Generator:
     """Builds one item's accounts and transactions; every draw comes from ``random.Random(f"{seed}/...")``."""
 
@@ -189,32 +219,17 @@ class Generator:
             moment = datetime.combine(self.today - timedelta(days=1), datetime.min.time(), timezone.utc)
         created = moment + timedelta(seconds=rng.randrange(7200, 82800), milliseconds=rng.randrange(1000))
         created_iso = created.strftime("%Y-%m-%dT%H:%M:%S.") + f"{created.microsecond // 1000:03d}Z"
-        row = {
-            "id": seeded_uuid(rng),
-            "description": "",
-            "descriptionRaw": None,
-            "currencyCode": "BRL",
-            "amount": ZERO,
-            "amountInAccountCurrency": None,
-            "date": day_iso(day),
-            "type": "DEBIT",
-            "balance": None,
-            "providerCode": None,
-            "providerId": None,
-            "status": status,
-            "category": None,
-            "categoryId": None,
-            "paymentData": None,
-            "creditCardMetadata": None,
-            "merchant": None,
-            "operationType": None,
-            "operationTypeAdditionalInfo": None,
-            "accountId": account["id"],
-            "order": 0,
-            "createdAt": created_iso,
-            "updatedAt": created_iso,
-            "_kind": kind,
-        }
+        row = transaction_row(
+            id=seeded_uuid(rng),
+            amount=ZERO,
+            date=day_iso(day),
+            type="DEBIT",
+            status=status,
+            accountId=account["id"],
+            createdAt=created_iso,
+            updatedAt=created_iso,
+            _kind=kind,
+        )
         if account["type"] == "BANK":
             self._bank_fields(row, kind, day)
         else:

@@ -209,6 +209,19 @@ class State(ConnectMixin, TransactionsMixin, BillsMixin, WebhooksMixin):
     def _next_sync(self) -> str:
         return iso_ms(datetime.now(timezone.utc) + timedelta(days=1))
 
+    def _mark_updated(self, item: dict, **fields) -> None:
+        """The item as Pluggy leaves it after a successful update from the bank."""
+        now = now_iso()
+        item.update(
+            status="UPDATED",
+            executionStatus="SUCCESS",
+            error=None,
+            updatedAt=now,
+            lastUpdatedAt=now,
+            nextAutoSyncAt=self._next_sync(),
+            **fields,
+        )
+
     def get_item(self, item_id, token: dict | None = None) -> dict:
         item = self.items.get(item_id)
         if item is None or (token is not None and item_id not in token["items"]):
@@ -264,16 +277,8 @@ class State(ConnectMixin, TransactionsMixin, BillsMixin, WebhooksMixin):
         if not meta or not meta["updating_until"] or time.time() < meta["updating_until"]:
             return
         meta["updating_until"] = None
-        now = now_iso()
         item = self.items[item_id]
-        item.update(
-            status="UPDATED",
-            executionStatus="SUCCESS",
-            error=None,
-            updatedAt=now,
-            lastUpdatedAt=now,
-            nextAutoSyncAt=self._next_sync(),
-        )
+        self._mark_updated(item)
         if self.config.auto_webhooks:
             self.notify(self.item_event("item/updated", item, meta.get("triggered_by") or "CLIENT"))
 

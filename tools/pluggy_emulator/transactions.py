@@ -6,6 +6,7 @@ from decimal import Decimal
 from urllib.parse import quote
 
 from .errors import bad_request, not_found
+from .generator import transaction_row
 from .jsonio import day_iso, is_uuid, iso_ms, money, now_iso, parse_day, parse_timestamp, seeded_uuid
 from .ledger import decode_cursor
 
@@ -94,31 +95,15 @@ class TransactionsMixin:
     def create_transaction(self, account_id, body: dict) -> dict:
         account = self.account(account_id)
         now = now_iso()
-        row = {
-            "id": seeded_uuid(self.rng),
-            "description": "Lançamento",
-            "descriptionRaw": None,
-            "currencyCode": account["currencyCode"],
-            "amount": Decimal("0.00"),
-            "amountInAccountCurrency": None,
-            "date": day_iso(self.today()),
-            "type": None,
-            "balance": None,
-            "providerCode": None,
-            "providerId": None,
-            "status": "POSTED",
-            "category": None,
-            "categoryId": None,
-            "paymentData": None,
-            "creditCardMetadata": None,
-            "merchant": None,
-            "operationType": None,
-            "operationTypeAdditionalInfo": None,
-            "accountId": account_id,
-            "order": 0,
-            "createdAt": now,
-            "updatedAt": now,
-        }
+        row = transaction_row(
+            id=seeded_uuid(self.rng),
+            description="Lançamento",
+            currencyCode=account["currencyCode"],
+            date=day_iso(self.today()),
+            accountId=account_id,
+            createdAt=now,
+            updatedAt=now,
+        )
         if body.get("id"):
             if not is_uuid(body["id"]) or body["id"] in self.tx_account:
                 raise bad_request("id must be a new UUID")

@@ -32,17 +32,22 @@ class OnlineBankStatementProvider(models.Model):
                 date_from=date_since.date(),
                 date_to=(date_until - timedelta(microseconds=1)).date(),
             ):
-                for tx in page:
-                    values = map_transaction(
-                        tx,
-                        account_type="BANK",
-                        account_currency=currency.name,
-                        currency_digits=currency.decimal_places,
-                    )
-                    if values["pluggy_pending"]:
-                        continue
-                    lines.append(_oca_line(values))
+                lines += [_oca_line(values) for values in posted_values(page, currency)]
         return lines, {}
+
+
+def posted_values(rows, currency):
+    """The mapped values of the posted rows of a bank account in ``currency``, as both benchmarked imports
+    (OCA's here, Odoo's own floor in bench/odoo_side.py) read them."""
+    for tx in rows:
+        values = map_transaction(
+            tx,
+            account_type="BANK",
+            account_currency=currency.name,
+            currency_digits=currency.decimal_places,
+        )
+        if not values["pluggy_pending"]:
+            yield values
 
 
 def _oca_line(values):
