@@ -1,5 +1,6 @@
-"""The sync of Pluggy accounts: the cron, claiming and locking accounts, one commit per unit of work, and the
-chain that reads Pluggy and hands pages to the line importer (caixa_pluggy.sync)."""
+"""The sync of Pluggy accounts: locking them, one commit per unit of work, the chain that reads Pluggy and
+hands pages to the line importer (caixa_pluggy.sync), and the cards' bills; when accounts are synced is
+models/pluggy_account_schedule.py."""
 
 # The sync and its schedule are each their own file of pluggy.account, by design (one job per file).
 # pylint: disable=consider-merging-classes-inherited
