@@ -14,9 +14,10 @@ import sys
 import threading
 import time
 import traceback
-import urllib.request
 from datetime import date, datetime, timedelta
 from pathlib import Path
+
+from fleet_steps import FleetSteps, emulator_rows
 
 POLL_SECONDS = 0.05
 
@@ -96,7 +97,7 @@ def run_in_child(registry, command):
     return json.loads(data) if data else {"error": "the step's process died without an answer"}
 
 
-class Steps:
+class Steps(FleetSteps):
     """One benchmark step; ``measure()`` times a block in a fresh cursor, counting its SQL queries."""
 
     def __init__(self, registry, command):
@@ -253,7 +254,7 @@ class Steps:
             values_list = []
             for pluggy_account_id, journal_id in floor_journals.items():
                 journal = env["account.journal"].browse(journal_id)
-                for values in posted_values(_emulator_rows(emulator_url, pluggy_account_id), currency):
+                for values in posted_values(emulator_rows(emulator_url, pluggy_account_id), currency):
                     values["pluggy_fingerprint"] = line_fingerprint(values)
                     values_list.append(Line._pluggy_line_values(journal, values, {}))
             return values_list
@@ -281,7 +282,7 @@ class Steps:
             credits = [
                 tx
                 for account in accounts
-                for tx in _emulator_rows(emulator_url, account.pluggy_account_id)
+                for tx in emulator_rows(emulator_url, account.pluggy_account_id)
                 if tx["type"] == "CREDIT" and tx["status"] == "POSTED" and tx.get("paymentData")
             ]
             invoices = []
@@ -314,22 +315,25 @@ class Steps:
         return self.untimed(block)
 
     # ------------------------------------------------------------------ (2) (3) our sync
-    def step_sync(self, account_ids):
+    def step_sync(self, account_ids, one_by_one=False):
+        """``one_by_one``: a ``_sync()`` call per account, as the cron makes them."""
+
         def block(env):
             accounts = env["pluggy.account"].browse(account_ids)
-            summary = accounts._sync()
-            if summary.errors:
-                raise RuntimeError("; ".join(summary.errors))
+            summaries = [account._sync() for account in accounts] if one_by_one else [accounts._sync()]
+            errors = [error for summary in summaries for error in summary.errors]
+            if errors:
+                raise RuntimeError("; ".join(errors))
             return {
-                "lines": len(summary.created_ids),
-                "updated": summary.updated,
-                "removed": summary.removed,
-                "matched": summary.matched,
+                "lines": sum(len(summary.created_ids) for summary in summaries),
+                "updated": sum(summary.updated for summary in summaries),
+                "removed": sum(summary.removed for summary in summaries),
+                "matched": sum(summary.matched for summary in summaries),
             }
 
         return self.measure(block)
 
-    def step_profile_sync(self, account_ids, top=40):
+    def step_profile_sync(self, account_ids, top=40, one_by_one=False):
         """Our first sync under cProfile, with the most frequent queries (for the report, not the table)."""
         import collections  # noqa: PLC0415
         import cProfile  # noqa: PLC0415
@@ -353,7 +357,7 @@ class Steps:
         odoo.sql_db.Cursor.execute = counted
         profiler = cProfile.Profile()
         profiler.enable()
-        result = self.step_sync(account_ids)
+        result = self.step_sync(account_ids, one_by_one=one_by_one)
         profiler.disable()
         odoo.sql_db.Cursor.execute = execute
         stream = io.StringIO()
@@ -491,13 +495,6 @@ def _free_journal_code(env, prefix):
     env.cr.execute("SELECT code FROM account_journal WHERE code LIKE %s", [prefix + "%"])
     taken = {code for (code,) in env.cr.fetchall()}
     return next(f"{prefix}{number}" for number in range(1, 10000) if f"{prefix}{number}" not in taken)
-
-
-def _emulator_rows(emulator_url, account_id):
-    with urllib.request.urlopen(
-        f"{emulator_url}/_emulator/accounts/{account_id}/transactions", timeout=60
-    ) as reply:
-        return json.loads(reply.read())["results"]
 
 
 def _watch_lines(dsn, item_id, start, found, stop):

@@ -20,6 +20,7 @@ import os
 import platform
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -62,6 +63,9 @@ def main(argv=None):
     machine = machine_facts()
     log(f"machine: {machine['cpu']} x{machine['nproc']}, {machine['ram_gb']} GB RAM, load {machine['load']}")
     ensure_oca_installed()
+    if args.fleet:
+        main_fleet(args, machine, started)
+        return
     # A reused database already holds the rows of seed 42: another seed gives new Pluggy ids.
     with Emulator(seed=int(time.time()) if args.reuse_db else 42) as emulator:
         log(f"emulator on {emulator.url}")
@@ -104,6 +108,25 @@ def main(argv=None):
     print(summary["ratios"], flush=True)
 
 
+def main_fleet(args, machine, started):
+    import fleet  # noqa: PLC0415 - bench/fleet.py imports this module
+
+    results = fleet.main(args)
+    print()
+    print(fleet.render_table(results))
+    print()
+    for note in fleet.notes(results):
+        print(note)
+    elapsed = time.perf_counter() - started
+    machine["load_end"] = load_average()
+    (OUT / "fleet-results.json").write_text(json.dumps({"results": results, "machine": machine}, indent=1))
+    fleet.write_results(Path(args.results), results, machine, args.command, elapsed)
+    log(f"fleet table written to {args.results}; done in {elapsed / 60:.1f} min")
+    print(fleet.ratios(results), flush=True)
+    if not all(fleet.check_passed(rows[f"workers{n}"]["check"]) for rows in results for n in (1, 2)):
+        raise SystemExit("the exactness check failed: see the table")
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="N = 500 over 5 accounts, workers on 500 rows")
@@ -137,7 +160,18 @@ def parse_args(argv):
         help="markdown file for the table (default: bench/RESULTS.md, or "
         "bench/out/RESULTS-quick.md with --quick)",
     )
+    parser.add_argument(
+        "--fleet",
+        nargs="?",
+        const="1000",
+        type=lambda text: [int(size) for size in text.split(",")],
+        help="instead of the table above, the fleet benchmark: one scheduled cycle of N connections "
+        "(default 1000; several sizes as 100,300,1000), with 1 and 2 cron workers",
+    )
+    parser.add_argument("--fleet-quick", action="store_true", help="the fleet benchmark on 100 connections")
     args = parser.parse_args(argv)
+    if args.fleet_quick:
+        args.fleet = [100]
     if args.quick:
         args.plan = QUICK_PLAN
         args.workers_n = 500
@@ -148,7 +182,10 @@ def parse_args(argv):
         n, accounts = (int(value) for value in size.split("x"))
         args.configs.append((n, accounts, option != "no-oca"))
     if args.results is None:
-        args.results = str(OUT / "RESULTS-quick.md") if args.quick else str(BENCH / "RESULTS.md")
+        if args.fleet_quick:
+            args.results = str(OUT / "RESULTS-fleet-quick.md")
+        else:
+            args.results = str(OUT / "RESULTS-quick.md") if args.quick else str(BENCH / "RESULTS.md")
     args.command = "python bench/run.py " + " ".join(shlex.quote(arg) for arg in (argv or sys.argv[1:]))
     return args
 
@@ -526,6 +563,19 @@ def ensure_oca_installed():
 
 
 # ---------------------------------------------------------------------------------------------- processes
+def process_cpu(pids):
+    """User + system CPU seconds of these processes, by pid (those that ended meanwhile left out)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return cpu
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -564,20 +614,31 @@ def drop_database(db):
     subprocess.run([ODOO_PYTHON, str(ROOT / "tools" / "dropdb.py"), db], check=True, env=env)
 
 
+def copy_database(source, target):
+    """``target`` as a copy of ``source`` (no connection may be open on it), its filestore included."""
+    drop_database(target)
+    subprocess.run(
+        ["createdb", "-h", DB_HOST, "-p", DB_PORT, "-U", DB_USER, "-T", source, target], check=True
+    )
+    filestore = OUT / "data" / "filestore"
+    if (filestore / source).exists():
+        shutil.copytree(filestore / source, filestore / target, dirs_exist_ok=True)
+
+
 def create_database(db):
     drop_database(db)
     log(f"fresh database {db}")
 
 
-def install_modules(db):
-    log(f"installing {', '.join(MODULES)} (log: bench/out/install.log)")
+def install_modules(db, modules=MODULES):
+    log(f"installing {', '.join(modules)} (log: bench/out/install.log)")
     start = time.perf_counter()
     with open(OUT / "install.log", "w") as logfile:
         subprocess.run(
             [
                 *odoo_bin_args(db),
                 "-i",
-                ",".join(MODULES),
+                ",".join(modules),
                 "--stop-after-init",
                 "--log-level=warn",
                 "--max-cron-threads=0",
@@ -719,12 +780,13 @@ class OdooServer:
     cannot use a second core.) The CPU and real-time limits are raised for the back-fill: see bench/README.md.
     """
 
-    def __init__(self, db, threads):
+    def __init__(self, db, threads, label=None):
         self.db = db
         self.threads = threads
+        self.label = label or f"cron{threads}"
 
     def __enter__(self):
-        self.logpath = OUT / f"server-cron{self.threads}.log"
+        self.logpath = OUT / f"server-{self.label}.log"
         self.logpath.write_text("")
         self.process = subprocess.Popen(
             [
@@ -755,15 +817,7 @@ class OdooServer:
 
     def cron_cpu(self):
         """User + system CPU seconds of each cron process, by pid."""
-        ticks = os.sysconf("SC_CLK_TCK")
-        cpu = {}
-        for pid in self.cron_pids():
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except FileNotFoundError:
-                continue
-            cpu[pid] = (int(fields[11]) + int(fields[12])) / ticks
-        return cpu
+        return process_cpu(self.cron_pids())
 
     def peak_rss_mb(self):
         """The largest peak RSS of the cron processes (VmHWM)."""
