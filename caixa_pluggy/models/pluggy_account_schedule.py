@@ -1,5 +1,6 @@
-"""When Pluggy accounts are synced: the interval, the accounts due, and the cron jobs that claim them one by
-one so that any number of cron workers share the work (the sync itself: models/pluggy_account_sync.py)."""
+"""When Pluggy accounts are synced: the interval, the accounts due, and the cron jobs that claim them a
+connection at a time so that any number of cron workers share the work (the sync itself:
+models/pluggy_account_sync.py)."""
 
 # The sync and its schedule are each their own file of pluggy.account, by design (one job per file).
 # pylint: disable=consider-merging-classes-inherited
@@ -33,7 +34,8 @@ class PluggyAccount(models.Model):
 
     @api.model
     def _cron_sync(self):
-        """Scheduled sync: claim due accounts one by one, so any number of cron workers can share the work."""
+        """Scheduled sync: claim due accounts a connection at a time, so any number of cron workers can share
+        the work."""
         if not self.env["pluggy.api"]._has_credentials():
             _logger.info("Pluggy sync skipped: no credentials configured")
             return
@@ -44,11 +46,11 @@ class PluggyAccount(models.Model):
             commit_unit(self.env)
         done = 0
         while done < CRON_BATCH_SIZE:
-            account = self._claim_due_account()
-            if not account:
+            accounts = self._claim_due_accounts()
+            if not accounts:
                 break
-            account._sync()
-            done += 1
+            accounts._sync()
+            done += len(accounts)
         remaining = self._count_due_accounts()
         if remaining > 1:
             # A second cron worker may take part of the backlog: accounts are claimed with SKIP LOCKED.
@@ -68,7 +70,7 @@ class PluggyAccount(models.Model):
         # it. No next sync time means due, as for an account never synced.
         accounts.write({"next_sync_at": False})
 
-    def _due_accounts_query(self, limit=None, lock=False):
+    def _due_accounts_query(self, limit=None, lock=False, item_id=None):
         return SQL(
             """
             SELECT account.id
@@ -77,9 +79,11 @@ class PluggyAccount(models.Model):
              WHERE item.active
                AND EXISTS (SELECT 1 FROM account_journal journal WHERE journal.pluggy_account_id = account.id)
                AND (account.next_sync_at IS NULL OR account.next_sync_at <= NOW() AT TIME ZONE 'UTC')
+               %s
              ORDER BY account.next_sync_at NULLS FIRST, account.id
              %s %s
             """,
+            SQL("AND account.item_id = %s", item_id) if item_id else SQL(""),
             SQL("LIMIT %s", limit) if limit else SQL(""),
             SQL("FOR NO KEY UPDATE OF account SKIP LOCKED") if lock else SQL(""),
         )
@@ -92,11 +96,17 @@ class PluggyAccount(models.Model):
         self.env["account.journal"].flush_model(["pluggy_account_id"])
 
     @api.model
-    def _claim_due_account(self):
+    def _claim_due_accounts(self):
+        """The next due account, with the other due accounts of its connection that no other sync holds:
+        synced together, they read the connection once and their look-back windows at the same time."""
         self._flush_due_fields()
         self.env.cr.execute(self._due_accounts_query(limit=1, lock=True))
         row = self.env.cr.fetchone()
-        return self.browse(row[0]) if row else self.browse()
+        if not row:
+            return self.browse()
+        account = self.browse(row[0])
+        self.env.cr.execute(self._due_accounts_query(lock=True, item_id=account.item_id.id))
+        return account | self.browse(other for (other,) in self.env.cr.fetchall())
 
     @api.model
     def _count_due_accounts(self):

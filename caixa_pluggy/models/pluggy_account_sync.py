@@ -92,7 +92,7 @@ class PluggyAccount(models.Model):
                 # commit below: a commit per account would also empty the ORM cache each time.
                 commit_unit(self.env)
         if try_lock_row(item):
-            # Every account of the connection, not only this call's: the cron syncs one at a time.
+            # Every account of the connection, not only this call's: the cron syncs only the due ones.
             failing = item.account_ids.filtered(
                 lambda account: account.journal_id and account.last_sync_error
             )
@@ -108,8 +108,8 @@ class PluggyAccount(models.Model):
 
     def _sync_card_bills(self, item, client):
         """The bills of the cards just synced; then every recent bill of the connection matches its payments,
-        as the checking account's payment line may have arrived only now (the cron syncs one account at a
-        time).
+        as the checking account's payment line may have arrived only now (the cron syncs only the accounts
+        that are due).
 
         In a transaction of its own, begun after the lines were committed, holding the rows of the accounts
         whose lines it writes: two syncs of one connection (the cron and a webhook) would otherwise write the

@@ -12,6 +12,7 @@ from odoo.exceptions import UserError
 from ..pluggy import ApiKeyCache, PluggyClient
 from ..pluggy import errors as pluggy_errors
 from ..pluggy.client import DEFAULT_BASE_URL
+from ..sync.policy import RATE_LIMIT_MAX_WAIT
 
 _logger = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ class PluggyApi(models.AbstractModel):
             self._get_setting("caixa_pluggy.client_secret"),
             base_url=self._get_setting("caixa_pluggy.api_url"),
             key_cache=_API_KEY_CACHE,
+            max_rate_limit_wait=RATE_LIMIT_MAX_WAIT,
             transport=httpx.HTTPTransport(verify=_ssl_context()),
         )
 

@@ -15,6 +15,10 @@ RETRY_AFTER_FAILURE = timedelta(minutes=30)
 # line): shared among its accounts, at least FIRST_BATCH_MIN_LINES each; the cron back-fills the rest.
 FIRST_BATCH_LINES = 50
 FIRST_BATCH_MIN_LINES = 10
+# A 429 whose window resets within this many seconds (Pluggy's per-minute limit about to reset) is waited
+# out; a longer one fails the account at once, to be retried later: a cron process or an HTTP worker that
+# sleeps a whole minute holds up every account behind it.
+RATE_LIMIT_MAX_WAIT = 10
 # Look-back windows read from Pluggy at the same time when several accounts are synced together.
 PREFETCH_THREADS = 4
 # How many skipped rows the account's warning names one by one.

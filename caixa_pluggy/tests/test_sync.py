@@ -695,6 +695,82 @@ class TestSync(SyncMixin, PluggyCase):
             [request for request in self.pluggy.requests if request.method == "PATCH"], "never PATCH"
         )
 
+    def test_cron_syncs_a_connections_due_accounts_together_reading_the_connection_once(self):
+        item = self.pluggy.add_item(self.client_user_id)
+        checking = self.pluggy.add_account(item)
+        card = self.pluggy.add_account(item, account_type="CREDIT")
+        accounts = self.connect_and_sync(item)
+        accounts.write({"next_sync_at": False})
+        new_rows = [
+            self.pluggy.add_transaction(checking, "-9.99"),
+            self.pluggy.add_transaction(card, "7.00", tx_type="DEBIT"),
+        ]
+        self.pluggy.requests.clear()
+
+        cron = self.env.ref("caixa_pluggy.ir_cron_sync").sudo()
+        self.run_scheduled(cron)
+
+        self.assertTrue(all(self.line_of(row) for row in new_rows), "both accounts were synced")
+        item_reads = [r for r in self.pluggy.requests if r.url.path == f"/items/{item['id']}"]
+        self.assertEqual(len(item_reads), 1, "the connection is read once for its two accounts")
+        progress = (
+            self.env["ir.cron.progress"].sudo().search([("cron_id", "=", cron.id)], order="id desc", limit=1)
+        )
+        self.assertEqual((progress.done, progress.remaining), (2, 0))
+
+    def _rate_limit(self, account, reset, times=None):
+        """Pluggy's 429 on ``account``'s transactions, its window resetting in ``reset`` seconds; ``times``
+        answers (None: all of them). Returns the list of the 429s answered."""
+        answered = []
+
+        def fault(request):
+            if request.url.path != "/v2/transactions" or request.url.params.get("accountId") != account["id"]:
+                return None
+            if times is not None and len(answered) >= times:
+                return None
+            answered.append(request)
+            return httpx.Response(
+                429,
+                json={"code": 429, "message": "Too many requests. Please try again later"},
+                headers={"RateLimit-Reset": str(reset), "Retry-After": "60"},
+            )
+
+        self.pluggy.fault = fault
+        return answered
+
+    def test_a_429_for_a_minute_fails_the_account_at_once_and_its_connection_goes_on(self):
+        item = self.pluggy.add_item(self.client_user_id)
+        checking = self.pluggy.add_account(item)
+        card = self.pluggy.add_account(item, account_type="CREDIT")
+        accounts = self.connect_and_sync(item)
+        accounts.write({"next_sync_at": False})
+        checking_row = self.pluggy.add_transaction(checking, "-9.99")
+        card_row = self.pluggy.add_transaction(card, "7.00", tx_type="DEBIT")
+        refused = self._rate_limit(checking, reset=60)
+
+        with mute_logger(ENGINE_LOGGER):
+            self.env["pluggy.account"]._cron_sync()
+
+        # Waiting out the minute would hold this cron process, and every account behind it, for that minute.
+        self.assertEqual(len(refused), 1, "not retried after a wait")
+        self.assertIn("slow down", self.account_of(checking).last_sync_error)
+        self.assertFalse(self.line_of(checking_row))
+        self.assertTrue(self.line_of(card_row), "the connection's other account was synced")
+        self.assertFalse(self.account_of(card).last_sync_error)
+
+    def test_a_429_whose_window_resets_in_a_second_is_waited_out(self):
+        item = self.pluggy.add_item(self.client_user_id)
+        checking = self.pluggy.add_account(item)
+        account = self.connect_and_sync(item)
+        new_row = self.pluggy.add_transaction(checking, "-9.99")
+        refused = self._rate_limit(checking, reset=1, times=1)
+
+        account._sync()
+
+        self.assertEqual(len(refused), 1)
+        self.assertTrue(self.line_of(new_row), "synced once Pluggy's window reset")
+        self.assertFalse(account.last_sync_error)
+
     def test_balance_difference_is_shown_and_opening_balance_makes_it_zero(self):
         item = self.pluggy.add_item(self.client_user_id)
         checking = self.pluggy.add_account(item, balance="1000.00")
