@@ -14,6 +14,7 @@ every journal equals the emulator's posted rows, and every failing connection sa
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import statistics
@@ -43,6 +44,8 @@ def main(args):
     results = []
     for size in args.fleet:
         results.append(measure_size(args, size))
+        # Kept as each size ends: a long run stopped halfway still has the sizes it measured.
+        (OUT / f"fleet-{size}.json").write_text(json.dumps(results[-1], indent=1))
     return results
 
 
