@@ -187,6 +187,13 @@ def test_429_without_ratelimit_reset_waits_retry_after(client, router, auth, sle
     assert sleeps == [3.0]
 
 
+def test_429_whose_window_resets_now_waits_a_second_not_a_minute(client, router, auth, sleeps):
+    limited = httpx.Response(429, json={"code": 429}, headers={"RateLimit-Reset": "0", "Retry-After": "60"})
+    router.get("/items/i1").mock(side_effect=[limited, httpx.Response(200, json={"id": "i1"})])
+    assert client.get_item("i1") == {"id": "i1"}
+    assert sleeps == [1.0]
+
+
 def test_429_persisting_past_the_wait_budget_raises_rate_limited(cache, router, auth):
     sleeps = []
     router.get("/items/i1").respond(

@@ -8,10 +8,12 @@ models/pluggy_account_sync.py)."""
 import logging
 from datetime import timedelta
 
-from odoo import api, models
-from odoo.tools import SQL
+import psycopg2
 
-from ..sync.policy import CRON_BATCH_SIZE, DEFAULT_SYNC_HOURS
+from odoo import api, models
+from odoo.tools import SQL, mute_logger
+
+from ..sync.policy import CLAIM_ATTEMPTS, CRON_BATCH_SIZE, DEFAULT_SYNC_HOURS
 from ..sync.transaction import commit_unit, try_lock_row
 
 _logger = logging.getLogger(__name__)
@@ -77,7 +79,10 @@ class PluggyAccount(models.Model):
               FROM pluggy_account account
               JOIN pluggy_item item ON item.id = account.item_id
              WHERE item.active
-               AND EXISTS (SELECT 1 FROM account_journal journal WHERE journal.pluggy_account_id = account.id)
+               AND EXISTS (
+                   SELECT 1 FROM account_journal journal
+                    WHERE journal.pluggy_account_id = account.id AND journal.active
+               )
                AND (account.next_sync_at IS NULL OR account.next_sync_at <= NOW() AT TIME ZONE 'UTC')
                %s
              ORDER BY account.next_sync_at NULLS FIRST, account.id
@@ -98,7 +103,23 @@ class PluggyAccount(models.Model):
     @api.model
     def _claim_due_accounts(self):
         """The next due account, with the other due accounts of its connection that no other sync holds:
-        synced together, they read the connection once and their look-back windows at the same time."""
+        synced together, they read the connection once and their look-back windows at the same time.
+
+        Held until the sync's first commit: a sibling not synced by then may be taken by another job, and
+        this sync then skips it (see try_lock_row).
+        """
+        for _attempt in range(CLAIM_ATTEMPTS):
+            try:
+                with mute_logger("odoo.sql_db"), self.env.cr.savepoint(flush=False):
+                    return self._lock_next_due_connection()
+            except psycopg2.errors.SerializationFailure:
+                # Another job synced a due account after this transaction's snapshot (REPEATABLE READ): SKIP
+                # LOCKED skips only rows still locked. A new transaction sees that account as not due.
+                commit_unit(self.env)
+        return self.browse()
+
+    @api.model
+    def _lock_next_due_connection(self):
         self._flush_due_fields()
         self.env.cr.execute(self._due_accounts_query(limit=1, lock=True))
         row = self.env.cr.fetchone()

@@ -27,6 +27,7 @@ from ..sync.importer import (
 from ..sync.policy import (
     BILL_PAYMENT_DAYS,
     PREFETCH_THREADS,
+    RATE_LIMIT_RETRY_SECONDS,
     RETRY_AFTER_FAILURE,
     SKIPPED_ROWS_NAMED,
     WATERMARK_MARGIN,
@@ -198,7 +199,7 @@ class PluggyAccount(models.Model):
         except pluggy_errors.PluggyError as error:
             message = self.item_id._describe_sync_failure(error)
             _logger.warning("Pluggy sync of account %s failed: %s", self.pluggy_account_id, error)
-            self._record_failure(message)
+            self._record_failure(message, error)
             return AccountResult(error=message)
         except Exception as error:  # noqa: BLE001 - one broken account must never stop the others
             _logger.exception("Pluggy sync of account %s crashed", self.pluggy_account_id)
@@ -211,11 +212,16 @@ class PluggyAccount(models.Model):
             return AccountResult(error=message)
         return result
 
-    def _record_failure(self, message):
+    def _record_failure(self, message, error=None):
         # Due again after a pause, not at once: the cron would otherwise claim the failing account again and
         # again in the same run, and never reach the others.
         now = fields.Datetime.now()
-        retry_at = now + min(RETRY_AFTER_FAILURE, self._sync_interval())
+        pause = min(RETRY_AFTER_FAILURE, self._sync_interval())
+        if isinstance(error, pluggy_errors.PluggyRateLimited):
+            # Pluggy said when to come back (its limits are per minute): a run of the job is due then.
+            pause = min(pause, timedelta(seconds=max(error.retry_after or 0, RATE_LIMIT_RETRY_SECONDS)))
+            self.env.ref("caixa_pluggy.ir_cron_sync").sudo()._trigger(now + pause)
+        retry_at = now + pause
         self.write({"last_sync_error": message, "last_sync_at": now, "next_sync_at": retry_at})
 
     def _try_lock(self):
@@ -246,7 +252,12 @@ class PluggyAccount(models.Model):
         to keep memory flat."""
         if len(self) < 2:
             return {}
-        plans = {account.id: account._read_plan(quick) for account in self}
+        plans = {}
+        for account in self:
+            try:
+                plans[account.id] = account._read_plan(quick)
+            except Exception:  # noqa: BLE001 - read again, and recorded, by the account's own sync
+                _logger.debug("Pluggy account %s: no early read", account.pluggy_account_id, exc_info=True)
         return {
             account_id: (plan, pool.submit(plan.fetch, client))
             for account_id, plan in plans.items()

@@ -161,7 +161,7 @@ class PluggyApi(models.AbstractModel):
                 "Pluggy refused this server's IP address. Add it to the allowlist in the Pluggy dashboard."
             )
         if isinstance(error, pluggy_errors.PluggyRateLimited):
-            return _("Pluggy asked us to slow down. The sync will be retried automatically in a few minutes.")
+            return _("Pluggy asked us to slow down. The sync will be retried automatically in a minute.")
         if isinstance(error, pluggy_errors.PluggyServerError):
             return _(
                 "Pluggy is unavailable right now (HTTP %(status)s). The sync will be retried automatically.",

@@ -245,7 +245,8 @@ class PluggyClient:
                 return _decode(response)
             error = errors.PluggyHTTPError.from_response(response, redact=self._secrets(api_key))
             if isinstance(error, errors.PluggyRateLimited):
-                wait = max(error.retry_after or _RATE_LIMIT_DEFAULT_WAIT, 1.0)  # a zero reset must not spin
+                wait = _RATE_LIMIT_DEFAULT_WAIT if error.retry_after is None else error.retry_after
+                wait = max(wait, 1.0)  # a window resetting now: a second, so that a zero reset does not spin
                 if rate_limit_waited + wait <= self._max_rate_limit_wait:
                     self._sleep(wait)
                     rate_limit_waited += wait

@@ -7,7 +7,8 @@ from datetime import timedelta
 WATERMARK_MARGIN = timedelta(hours=1)
 # The sync job's interval as installed (data/ir_cron_data.xml), and when its cron record is gone.
 DEFAULT_SYNC_HOURS = 4
-# How many accounts one cron call syncs before reporting progress and letting Odoo call it again.
+# How many accounts one cron call syncs (a connection's due accounts at a time, so it may go a few over)
+# before reporting progress and letting Odoo call it again.
 CRON_BATCH_SIZE = 10
 # A failed account is due again after this pause (or the sync interval, when shorter).
 RETRY_AFTER_FAILURE = timedelta(minutes=30)
@@ -19,6 +20,10 @@ FIRST_BATCH_MIN_LINES = 10
 # out; a longer one fails the account at once, to be retried later: a cron process or an HTTP worker that
 # sleeps a whole minute holds up every account behind it.
 RATE_LIMIT_MAX_WAIT = 10
+# An account failed by a longer 429 is tried again after Pluggy's Retry-After (always 60 s), not this sooner.
+RATE_LIMIT_RETRY_SECONDS = 60
+# How often a cron job tries again to claim due accounts when another job synced them under its snapshot.
+CLAIM_ATTEMPTS = 3
 # Look-back windows read from Pluggy at the same time when several accounts are synced together.
 PREFETCH_THREADS = 4
 # How many skipped rows the account's warning names one by one.

@@ -753,21 +753,50 @@ class TestSync(SyncMixin, PluggyCase):
 
         # Waiting out the minute would hold this cron process, and every account behind it, for that minute.
         self.assertEqual(len(refused), 1, "not retried after a wait")
-        self.assertIn("slow down", self.account_of(checking).last_sync_error)
+        failed = self.account_of(checking)
+        self.assertIn("slow down", failed.last_sync_error)
         self.assertFalse(self.line_of(checking_row))
         self.assertTrue(self.line_of(card_row), "the connection's other account was synced")
         self.assertFalse(self.account_of(card).last_sync_error)
+        # Tried again when Pluggy said, by a run of the job due then, not at the next interval.
+        retry_in = failed.next_sync_at - fields.Datetime.now()
+        self.assertLessEqual(retry_in, timedelta(seconds=60))
+        trigger = (
+            self.env["ir.cron.trigger"]
+            .sudo()
+            .search(
+                [("cron_id", "=", self.env.ref("caixa_pluggy.ir_cron_sync").id)], order="id desc", limit=1
+            )
+        )
+        self.assertEqual(trigger.call_at, failed.next_sync_at)
 
-    def test_a_429_whose_window_resets_in_a_second_is_waited_out(self):
+    def _sync_with_sleeps(self, accounts):
+        """Sync, recording the client's waits instead of sleeping them."""
+        sleeps = []
+        make_client = PluggyApi._get_client
+
+        def client_recording_sleeps(api_model):
+            client = make_client(api_model)
+            client._sleep = sleeps.append
+            return client
+
+        with patch.object(PluggyApi, "_get_client", client_recording_sleeps):
+            accounts._sync()
+        return sleeps
+
+    def test_a_429_resetting_within_ten_seconds_is_waited_out_a_longer_one_is_not(self):
         item = self.pluggy.add_item(self.client_user_id)
         checking = self.pluggy.add_account(item)
         account = self.connect_and_sync(item)
         new_row = self.pluggy.add_transaction(checking, "-9.99")
-        refused = self._rate_limit(checking, reset=1, times=1)
 
-        account._sync()
+        self._rate_limit(checking, reset=11, times=1)
+        with mute_logger(ENGINE_LOGGER):
+            self.assertEqual(self._sync_with_sleeps(account), [])
+        self.assertIn("slow down", account.last_sync_error)
 
-        self.assertEqual(len(refused), 1)
+        self._rate_limit(checking, reset=10, times=1)
+        self.assertEqual(self._sync_with_sleeps(account), [10.0])
         self.assertTrue(self.line_of(new_row), "synced once Pluggy's window reset")
         self.assertFalse(account.last_sync_error)
 
@@ -906,6 +935,20 @@ class TestSyncRealCursors(BaseCase):
                 [journal_id],
             )
             return dict(cr.fetchall())
+
+    def test_claiming_an_account_another_job_just_synced_skips_it_without_failing(self):
+        _account, ids = self.committed_account(rows=1)
+        with self.registry.cursor() as cr:
+            cr.execute("SELECT 1")  # this job's snapshot: the account is due in it
+            with self.registry.cursor() as other:
+                # Another cron job syncs it meanwhile, and commits.
+                other.execute(
+                    "UPDATE pluggy_account SET next_sync_at = NOW() + INTERVAL '4 hours' WHERE id = %s",
+                    [ids["account"]],
+                )
+            # FOR UPDATE SKIP LOCKED under REPEATABLE READ raises on a row changed since the snapshot.
+            claimed = self.env_for(cr)["pluggy.account"]._claim_due_accounts()
+            self.assertNotIn(ids["account"], claimed.ids)
 
     def test_two_concurrent_syncs_of_one_account_import_each_row_once(self):
         account, ids = self.committed_account(rows=7)
