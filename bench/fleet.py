@@ -122,32 +122,41 @@ def apply_cycle(emulator, failing):
     """One cycle of bank changes at Pluggy. A failing connection gets none: its bank could not be read."""
     today = date.today()
     state = emulator.control("GET", "/_emulator/state")
-    accounts = [
-        account["id"] for item in state["items"] if item["id"] not in failing for account in item["accounts"]
-    ]
+    account_types = {
+        account["id"]: account["type"]
+        for item in state["items"]
+        if item["id"] not in failing
+        for account in item["accounts"]
+    }
+    accounts = list(account_types)
 
     def change(account_id):
         rng = random.Random(account_id)
         window_start = (today - timedelta(days=WINDOW_DAYS)).isoformat()
         rows = emulator.control("GET", f"/_emulator/accounts/{account_id}/transactions")["results"]
         in_window = [row for row in rows if row["status"] == "POSTED" and row["date"] >= window_start]
-        touched = rng.sample(in_window, EDITED + DELETED)
+        touched = rng.sample(in_window, min(len(in_window), EDITED + DELETED))
+        # A checking account's payments are negative; a card's purchases positive (as Pluggy sends them).
+        sign = "" if account_types[account_id] == "CREDIT" else "-"
         for index in range(NEW_ROWS + LATE_ROWS):
             days_ago = 40 if index < LATE_ROWS else rng.randint(0, 3)
             emulator.control(
                 "POST",
                 f"/_emulator/accounts/{account_id}/transactions",
                 {
-                    "amount": f"-{rng.randint(100, 99999) / 100:.2f}",
+                    "amount": f"{sign}{rng.randint(100, 99999) / 100:.2f}",
                     "date": (today - timedelta(days=days_ago)).isoformat(),
-                    "description": f"PIX ENVIADO fleet {index}",
+                    "description": f"COMPRA fleet {index}" if sign == "" else f"PIX ENVIADO fleet {index}",
                 },
             )
         for row in touched[:EDITED]:
             emulator.control(
                 "PATCH",
                 f"/_emulator/transactions/{row['id']}",
-                {"amount": f"-{rng.randint(100, 99999) / 100:.2f}", "description": row["description"] + " *"},
+                {
+                    "amount": f"{sign}{rng.randint(100, 99999) / 100:.2f}",
+                    "description": row["description"] + " *",
+                },
             )
         for row in touched[EDITED:]:
             emulator.control("DELETE", f"/_emulator/transactions/{row['id']}")
@@ -197,16 +206,17 @@ def fail_connections(emulator, failing):
     emulator.control("PATCH", f"/_emulator/connectors/{OFFLINE_CONNECTOR}", {"health": {"status": "OFFLINE"}})
 
 
-def profile_cycle(seed_db, emulator, failing, size, accounts=20):
-    """The cycle's sync of a few healthy accounts, one call each as the cron makes it, under cProfile with
+def profile_cycle(seed_db, emulator, failing, size, connections=10):
+    """The cycle's sync of a few healthy connections, one call each as the cron makes it, under cProfile with
     its most expensive queries (bench/out/profile-fleet<size>.txt), on a copy of its own."""
     copy = f"{seed_db}_profile"
     run.copy_database(seed_db, copy)
     state = emulator.control("GET", "/_emulator/state")
-    pluggy_ids = [item["accounts"][0]["id"] for item in state["items"] if item["id"] not in failing]
+    healthy = [item for item in state["items"] if item["id"] not in failing][:connections]
+    pluggy_ids = [account["id"] for item in healthy for account in item["accounts"]]
     with OdooSide(copy) as odoo:
-        account_ids = odoo.call("fleet_account_ids", pluggy_account_ids=pluggy_ids[:accounts])["account_ids"]
-        profiled = odoo.call("profile_sync", account_ids=account_ids, one_by_one=True)
+        account_ids = odoo.call("fleet_account_ids", pluggy_account_ids=pluggy_ids)["account_ids"]
+        profiled = odoo.call("profile_sync", account_ids=account_ids, by_connection=True)
     run.drop_database(copy)
     (OUT / f"profile-fleet{size}.txt").write_text(
         f"{len(account_ids)} accounts, {profiled['queries']} queries, {profiled['seconds']:.2f} s\n\n"
@@ -222,7 +232,7 @@ def run_cycle(db, emulator, threads, label, failing=None):
     before = http_calls(emulator)
     with OdooSide(db) as odoo, OdooServer(db, threads, label=label) as server:
         cpu, pg_cpu = server.cron_cpu(), postgres_cpu()
-        result = odoo.call("fleet_cycle", timeout=CYCLE_TIMEOUT)
+        result = odoo.call("fleet_cycle", timeout=CYCLE_TIMEOUT, failing=list(failing or ()))
         result["cron_cpu"] = cpu_spent(cpu, server.cron_cpu())
         result["pg_cpu"] = cpu_spent(pg_cpu, postgres_cpu())
         result["rss_mb"] = server.peak_rss_mb()
@@ -231,6 +241,9 @@ def run_cycle(db, emulator, threads, label, failing=None):
         if failing is not None:
             result["check"] = odoo.call("fleet_check", emulator_url=emulator.url, failing=failing)
         meter = read_meter(server.logpath)
+        result["log_errors"] = log_errors(server.logpath)
+        if failing is not None:
+            result["check"]["log_errors"] = result["log_errors"]
     accounts = result["check"]["accounts"] if failing is not None else None
     result["http_calls"] = http_calls(emulator) - before
     synced = meter["accounts"] or 1
@@ -244,19 +257,24 @@ def run_cycle(db, emulator, threads, label, failing=None):
     return result
 
 
+def log_errors(logpath):
+    """The ERROR and CRITICAL records of the server's log (a cron job that crashed, say): none is expected."""
+    return sum(" ERROR " in line or " CRITICAL " in line for line in Path(logpath).read_text().splitlines())
+
+
 def read_meter(logpath):
     """The cron calls' queries, the accounts synced and each sync call's seconds by account, from
     bench_fleet_meter's log lines."""
-    queries = accounts = 0
+    queries = 0
     sync_s = {}
     for kind, account_ids, count, seconds in METER_LINE.findall(Path(logpath).read_text()):
         if kind == "cron":
             queries += int(count)
         else:
             for account_id in filter(None, account_ids.split(",")):
-                accounts += 1
-                sync_s[account_id] = float(seconds)
-    return {"queries": queries, "accounts": accounts, "sync_s": sync_s}
+                # A failed account tried again later in the cycle (a 429's retry) counts once: its first try.
+                sync_s.setdefault(account_id, float(seconds))
+    return {"queries": queries, "accounts": len(sync_s), "sync_s": sync_s}
 
 
 def meter_failing(meter, emulator, failing):
@@ -333,7 +351,9 @@ def check_text(check):
     verdict = "passed" if check_passed(check) else "FAILED"
     return (
         f"{verdict}: {check['missing']} missing, {check['extra']} duplicated or different over "
-        f"{check['accounts']:,} journals; failing connections that say why: {failing}"
+        f"{check['accounts']:,} journals ({check['flagged']} reconciled lines changed at the bank: kept,"
+        " flagged);"
+        f" failing connections that say why: {failing}; {check['log_errors']} errors in Odoo's log"
     )
 
 
@@ -341,6 +361,7 @@ def check_passed(check):
     return (
         not check["missing"]
         and not check["extra"]
+        and not check["log_errors"]
         and check["failing_recorded"] == check["failing"]
         and not check["healthy_with_error"]
     )
@@ -357,6 +378,8 @@ def notes(results):
         for threads in (1, 2):
             row = rows[f"workers{threads}"]
             timing = row["failing_sync_s"]
+            if not (timing and timing["failing"] and timing["healthy"]):
+                continue
             lines.append(
                 f"{size:,} connections, {threads} worker(s): the healthy accounts were all done at "
                 f"{row['healthy_done_s']:.0f} s; a connection's sync took"

@@ -315,12 +315,13 @@ class Steps(FleetSteps):
         return self.untimed(block)
 
     # ------------------------------------------------------------------ (2) (3) our sync
-    def step_sync(self, account_ids, one_by_one=False):
-        """``one_by_one``: a ``_sync()`` call per account, as the cron makes them."""
+    def step_sync(self, account_ids, by_connection=False):
+        """``by_connection``: a ``_sync()`` call per connection, as the cron makes them."""
 
         def block(env):
             accounts = env["pluggy.account"].browse(account_ids)
-            summaries = [account._sync() for account in accounts] if one_by_one else [accounts._sync()]
+            calls = accounts.grouped("item_id").values() if by_connection else [accounts]
+            summaries = [call._sync() for call in calls]
             errors = [error for summary in summaries for error in summary.errors]
             if errors:
                 raise RuntimeError("; ".join(errors))
@@ -333,7 +334,7 @@ class Steps(FleetSteps):
 
         return self.measure(block)
 
-    def step_profile_sync(self, account_ids, top=40, one_by_one=False):
+    def step_profile_sync(self, account_ids, top=40, by_connection=False):
         """Our first sync under cProfile, with the most frequent queries (for the report, not the table)."""
         import collections  # noqa: PLC0415
         import cProfile  # noqa: PLC0415
@@ -357,7 +358,7 @@ class Steps(FleetSteps):
         odoo.sql_db.Cursor.execute = counted
         profiler = cProfile.Profile()
         profiler.enable()
-        result = self.step_sync(account_ids, one_by_one=one_by_one)
+        result = self.step_sync(account_ids, by_connection=by_connection)
         profiler.disable()
         odoo.sql_db.Cursor.execute = execute
         stream = io.StringIO()
