@@ -41,18 +41,23 @@ class FleetSteps:
         start = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
 
         def trigger(env):
-            env["pluggy.account"]._make_all_due()
+            """The cycle's accounts: those the schedule finds due once every account was made due."""
+            Account = env["pluggy.account"]
+            Account._make_all_due()
+            Account._flush_due_fields()
+            env.cr.execute(Account._due_accounts_query())
             env.ref("caixa_pluggy.ir_cron_sync")._trigger()
+            return [account_id for (account_id,) in env.cr.fetchall()]
 
         clock = time.perf_counter()
-        self.untimed(trigger)
+        account_ids = self.untimed(trigger)
         untried = None
         while time.perf_counter() - clock < timeout:
             with self.registry.cursor() as cr:
                 cr.execute(
-                    f"SELECT COUNT(*) {_CYCLE_ACCOUNTS}"
-                    " AND (account.last_sync_at IS NULL OR account.last_sync_at < %s)",
-                    [start],
+                    "SELECT COUNT(*) FROM pluggy_account WHERE id = ANY(%s)"
+                    " AND (last_sync_at IS NULL OR last_sync_at < %s)",
+                    [account_ids, start],
                 )
                 untried = cr.fetchone()[0]
             if not untried:
@@ -68,8 +73,9 @@ class FleetSteps:
             created = env.cr.fetchone()[0]
             env.cr.execute(
                 "SELECT COUNT(*), MAX(EXTRACT(EPOCH FROM account.last_sync_at - %s))"
-                f" {_CYCLE_ACCOUNTS} AND NOT item.pluggy_item_id = ANY(%s)",
-                [start, list(failing)],
+                "  FROM pluggy_account account JOIN pluggy_item item ON item.id = account.item_id"
+                " WHERE account.id = ANY(%s) AND NOT item.pluggy_item_id = ANY(%s)",
+                [start, account_ids, list(failing)],
             )
             healthy, healthy_done = env.cr.fetchone()
             return {"lines": created, "healthy_accounts": healthy, "healthy_done_s": float(healthy_done or 0)}
@@ -179,16 +185,6 @@ class FleetSteps:
         return self.untimed(block)
 
 
-# The accounts a scheduled cycle syncs: those of active connections with a journal.
-_CYCLE_ACCOUNTS = """
-      FROM pluggy_account account
-      JOIN pluggy_item item ON item.id = account.item_id
-     WHERE item.active
-       AND EXISTS (
-           SELECT 1 FROM account_journal journal
-            WHERE journal.pluggy_account_id = account.id AND journal.active
-       )
-"""
 _SYNC_JOBS = ("caixa_pluggy.ir_cron_sync", "caixa_pluggy.ir_cron_sync_worker")
 
 
