@@ -70,6 +70,11 @@ class SyncMixin:
         cron, _progress = cron._add_progress()
         cron._callback(cron.name, cron.ir_actions_server_id.id)
 
+    def last_progress(self, cron):
+        """What the job's last run reported to Odoo (ir.cron.progress)."""
+        Progress = self.env["ir.cron.progress"].sudo()
+        return Progress.search([("cron_id", "=", cron.id)], order="id desc", limit=1)
+
     def pluggy_accounts(self, item):
         return self.env["pluggy.account"].search([("item_id.pluggy_item_id", "=", item["id"])], order="id")
 
@@ -687,9 +692,7 @@ class TestSync(SyncMixin, PluggyCase):
         self.assertEqual(connection.error_code, "INVALID_CREDENTIALS")
         managers = connection.activity_ids.user_id
         self.assertIn(self.env.user, managers, "the accounting administrators are asked to reconnect")
-        progress = (
-            self.env["ir.cron.progress"].sudo().search([("cron_id", "=", cron.id)], order="id desc", limit=1)
-        )
+        progress = self.last_progress(cron)
         self.assertEqual((progress.done, progress.remaining), (1, 0))
         self.assertFalse(
             [request for request in self.pluggy.requests if request.method == "PATCH"], "never PATCH"
@@ -713,9 +716,7 @@ class TestSync(SyncMixin, PluggyCase):
         self.assertTrue(all(self.line_of(row) for row in new_rows), "both accounts were synced")
         item_reads = [r for r in self.pluggy.requests if r.url.path == f"/items/{item['id']}"]
         self.assertEqual(len(item_reads), 1, "the connection is read once for its two accounts")
-        progress = (
-            self.env["ir.cron.progress"].sudo().search([("cron_id", "=", cron.id)], order="id desc", limit=1)
-        )
+        progress = self.last_progress(cron)
         self.assertEqual((progress.done, progress.remaining), (2, 0))
 
     def _rate_limit(self, account, reset, times=None):
