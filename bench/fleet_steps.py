@@ -46,8 +46,9 @@ class FleetSteps:
             Account._make_all_due()
             Account._flush_due_fields()
             env.cr.execute(Account._due_accounts_query())
+            account_ids = [account_id for (account_id,) in env.cr.fetchall()]
             env.ref("caixa_pluggy.ir_cron_sync")._trigger()
-            return [account_id for (account_id,) in env.cr.fetchall()]
+            return account_ids
 
         clock = time.perf_counter()
         account_ids = self.untimed(trigger)
