@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from caixa_pluggy.pluggy.mapping import InvalidBill, bill_state, map_bill, map_transaction
+from caixa_pluggy.pluggy.mapping import (
+    InvalidBill,
+    bill_state,
+    charges_on_the_card,
+    looks_like_card_payment,
+    map_bill,
+    map_transaction,
+    paid_by_card_rows,
+)
 
 SPEC = json.loads((Path(__file__).parent / "data" / "pluggy-openapi.json").read_text())
 
@@ -88,3 +96,56 @@ def test_installment_purchase_says_n_of_n_and_the_whole_purchase():
     assert values["pluggy_installment"] == "3/10"
     assert values["pluggy_installment_total"] == Decimal("1592.00")
     assert values["payment_ref"] == "MERCADOLIVRE (3/10)"
+
+
+def test_charges_without_ids_are_kept_apart_and_zero_charges_dropped():
+    bill = documented_bill() | {
+        "financeCharges": [
+            {"type": "OTHER", "amount": 29.9, "additionalInfo": "Anuidade"},
+            {"type": "OTHER", "amount": 12.5, "additionalInfo": "Seguro"},
+            # Open Finance's "no charge" (SEM_ENCARGO) arrives as an unknown kind of 0.00.
+            {"type": "SEM_ENCARGO", "amount": 0},
+        ]
+    }
+    charges = map_bill(bill)["charges"]
+    assert [(charge["info"], charge["amount"]) for charge in charges] == [
+        ("Anuidade", Decimal("29.90")),
+        ("Seguro", Decimal("12.50")),
+    ]
+    assert len({charge["id"] for charge in charges}) == 2
+
+
+def test_a_charge_is_on_the_card_when_a_row_of_its_amount_names_it():
+    charges = [
+        {"id": "iof", "kind": "IOF", "amount": Decimal("12.34")},
+        {"id": "interest", "kind": "LATE_PAYMENT_INTEREST", "amount": Decimal("7.26")},
+        {"id": "fee", "kind": "LATE_PAYMENT_FEE", "amount": Decimal("7.26")},
+    ]
+    rows = [
+        (1, "-12.34", "IOF COMPRA INTERNACIONAL"),
+        (2, "-7.26", "UBER *TRIP"),  # a purchase of the same amount is no charge
+        (3, "-7.26", "JUROS DE MORA"),
+    ]
+    # One row books one charge: the interest takes row 3, the late fee finds no row left.
+    assert charges_on_the_card(charges, rows) == {"iof": 1, "interest": 3}
+    assert charges_on_the_card(charges, [(1, "-12.00", "IOF")]) == {}
+
+
+def test_a_checking_debit_pays_a_card_when_it_says_so():
+    assert looks_like_card_payment("PAGTO FATURA CARTAO", "OUTROS")
+    assert looks_like_card_payment("Pag Fat Cartão de Crédito", None)
+    assert looks_like_card_payment("ITAU BLACK", "BOLETO")
+    assert not looks_like_card_payment("PIX ENVIADO LOJA XYZ", "PIX")
+    assert not looks_like_card_payment("FATURAMENTO SERVICOS", "TED")
+
+
+def test_card_payment_rows_pay_a_bill_refunds_do_not():
+    rows = [
+        (datetime.date(2026, 11, 4), "500.00", "PAGAMENTO RECEBIDO"),  # the previous bill's
+        (datetime.date(2026, 11, 12), "300.00", "PAGAMENTO RECEBIDO"),
+        (datetime.date(2026, 11, 13), "120.00", "ESTORNO LOJA ABC"),
+        (datetime.date(2026, 11, 20), "-80.00", "LOJA ABC"),
+        (datetime.date(2026, 12, 5), "100.00", "PAGAMENTO"),
+    ]
+    paid = paid_by_card_rows(rows, datetime.date(2026, 11, 5), datetime.date(2026, 12, 5))
+    assert paid == Decimal("400.00")

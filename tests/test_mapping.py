@@ -409,6 +409,15 @@ def test_card_installment_already_in_the_description_is_not_repeated():
     assert _card(tx)["payment_ref"] == "LOJA X PARC 03/10"
 
 
+@pytest.mark.parametrize(
+    ("description", "number", "total"), [("LOJA 12/10", 2, 10), ("ASSINATURA 11/2024", 1, 2)]
+)
+def test_a_date_in_the_description_is_not_taken_for_the_instalment(description, number, total):
+    tx = _card_tx(description=description)
+    tx["creditCardMetadata"].update(installmentNumber=number, totalInstallments=total)
+    assert _card(tx)["payment_ref"] == f"{description} ({number}/{total})"
+
+
 def test_single_payment_purchase_gets_no_installment_suffix():
     tx = _card_tx()
     tx["creditCardMetadata"].update(installmentNumber=1, totalInstallments=1)

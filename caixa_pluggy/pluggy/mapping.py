@@ -6,6 +6,8 @@ No Odoo import: the Odoo layer turns these values into ``account.bank.statement.
 import datetime
 import logging
 import re
+import unicodedata
+from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from . import matching
@@ -245,17 +247,23 @@ def map_bill(bill, *, currency_digits=2, time_zone=None) -> dict:
         except InvalidTransaction as error:
             raise InvalidBill(bill_id, field, error.value) from error
 
-    charges = []
+    charges, kinds_seen = [], Counter()
     for charge in map(_as_dict, bill.get("financeCharges") or []):
         kind = str(charge.get("type") or "OTHER").upper()
         kind = kind if kind in CHARGE_KINDS else "OTHER"
+        amount = money(charge.get("amount"), "financeCharges.amount")
+        # Open Finance sends "no charge" (SEM_ENCARGO) as a charge of 0.00: nothing to book.
+        if not amount:
+            continue
         info = _text(charge.get("additionalInfo"))
+        kinds_seen[kind] += 1
         charges.append(
             {
-                # No documented charge lacks an id; one would be keyed by its kind within the bill.
-                "id": _text(charge.get("id")) or f"{bill_id}:{kind}",
+                # No documented charge lacks an id; one would be keyed by its kind and rank within the bill,
+                # as a bill may list two charges of one kind (an annual fee and an insurance, both OTHER).
+                "id": _text(charge.get("id")) or f"{bill_id}:{kind}:{kinds_seen[kind]}",
                 "kind": kind,
-                "amount": money(charge.get("amount"), "financeCharges.amount"),
+                "amount": amount,
                 "info": info if info and info.upper() != "NA" else None,
             }
         )
@@ -286,6 +294,68 @@ def bill_state(total, paid, due_date, today) -> str:
     if paid >= total:
         return "paid"
     return "overdue" if due_date < today else "open"
+
+
+# Words a bank prints on a card row that books a finance charge itself, by charge kind, accents removed.
+_CHARGE_WORDS = {
+    "IOF": ("IOF",),
+    "LATE_PAYMENT_INTEREST": ("JUROS", "ENCARGO", "ROTATIVO", "MORA"),
+    "LATE_PAYMENT_REMUNERATIVE_INTEREST": ("JUROS", "ENCARGO", "ROTATIVO"),
+    "LATE_PAYMENT_FEE": ("MULTA", "ENCARGO", "MORA"),
+    "OTHER": ("TARIFA", "ENCARGO", "ANUIDADE", "SEGURO", "IOF", "JUROS", "MULTA"),
+}
+
+
+def charges_on_the_card(charges, rows) -> dict:
+    """The charges of a bill that the bank also sent as card rows (many print "IOF COMPRA INTERNACIONAL" with
+    the purchases): {charge id: row key}. Such a charge is already on the journal and must not be booked a
+    second time. ``rows`` are (key, amount as the line's, label) of the card's rows around the closing; a row
+    is the charge when it debits exactly the charge's amount and its label names the charge's kind. Each
+    row stands for one charge at most."""
+    found, used = {}, set()
+    for charge in charges:
+        words = _CHARGE_WORDS.get(charge["kind"], _CHARGE_WORDS["OTHER"])
+        pattern = re.compile(r"\b(?:{})".format("|".join(words)))
+        for key, amount, label in rows:
+            if key in used or Decimal(str(amount)) != -charge["amount"]:
+                continue
+            if pattern.search(_unaccented(label).upper()):
+                found[charge["id"]] = key
+                used.add(key)
+                break
+    return found
+
+
+_REFUND = re.compile(r"\b(?:ESTORNO|REEMBOLSO|CASHBACK|CANCELAMENTO|DEVOLUCAO)")
+
+
+def paid_by_card_rows(rows, after, until) -> Decimal:
+    """What the card's own rows say was paid of a bill that Pluggy lists without payments (its documented
+    example has none): the card's credits after the closing up to the next one, refunds aside. ``rows`` are
+    (date, amount as the line's, label)."""
+    return sum(
+        (
+            Decimal(str(amount))
+            for day, amount, label in rows
+            if after < day <= until
+            and Decimal(str(amount)) > 0
+            and not _REFUND.search(_unaccented(label).upper())
+        ),
+        Decimal(0),
+    )
+
+
+_CARD_PAYMENT = re.compile(r"\b(?:FATURA|FAT|CARTAO|CARTOES|CARD)\b")
+
+
+def looks_like_card_payment(label, transaction_type) -> bool:
+    """Whether a checking account's debit says it pays a card bill: "PAGTO FATURA CARTAO", "PAG FAT
+    CARTAO DE CREDITO", or the bill's boleto."""
+    return transaction_type == "BOLETO" or bool(_CARD_PAYMENT.search(_unaccented(label).upper()))
+
+
+def _unaccented(text):
+    return unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode()
 
 
 def transaction_fingerprint(values) -> tuple:
@@ -384,8 +454,9 @@ def _installment_numbers(tx):
 def _payment_ref(tx):
     ref = _text(tx.get("description")) or _text(tx.get("descriptionRaw")) or DEFAULT_PAYMENT_REF
     numbers = _installment_numbers(tx)
-    # Banks often print "PARC 03/10" in the description themselves; say it once.
-    if numbers and "{}/{}".format(*numbers) not in ref and "{:02d}/{:02d}".format(*numbers) not in ref:
+    # Banks often print "PARC 03/10" in the description themselves; say it once. A whole token only: "LOJA
+    # 12/10" (a date) does not say instalment 2/10.
+    if numbers and not re.search(r"(?<!\d)0?{}/0?{}(?!\d)".format(*numbers), ref):
         ref = "{} ({}/{})".format(ref, *numbers)
     return ref
 
