@@ -1,4 +1,5 @@
 from odoo import _, api, fields, models
+from odoo.exceptions import UserError
 from odoo.tools import SQL, create_unique_index
 from odoo.tools.safe_eval import safe_eval
 
@@ -41,7 +42,22 @@ class AccountBankStatementLine(models.Model):
         "pluggy.card.bill", string="Card Bill", readonly=True, copy=False, index="btree_not_null"
     )
     pluggy_bill_charge_id = fields.Char(string="Pluggy Bill Charge ID", readonly=True, copy=False)
-    pluggy_bill_payment_id = fields.Char(string="Pluggy Bill Payment ID", readonly=True, copy=False)
+    pluggy_bill_payment_id = fields.Char(
+        string="Pluggy Bill Payment ID",
+        readonly=True,
+        copy=False,
+        help="The card bill payment this line was reconciled with, or proposed for (even if rejected since).",
+    )
+    pluggy_transfer_bill_id = fields.Many2one(
+        "pluggy.card.bill", string="Bill Paid", readonly=True, copy=False, index="btree_not_null"
+    )
+    pluggy_transfer_line_id = fields.Many2one(
+        "account.bank.statement.line",
+        string="Proposed Transfer With",
+        readonly=True,
+        copy=False,
+        help="The other journal's line of the card bill payment proposed as a transfer.",
+    )
 
     def init(self):
         res = super().init()
@@ -215,6 +231,24 @@ class AccountBankStatementLine(models.Model):
             changes.append(_("posted by the bank") if not values["pluggy_pending"] else _("back to pending"))
         detail = "; ".join(changes) or _("details")
         return _("The bank changed this reconciled transaction: %(changes)s.", changes=detail)
+
+    def _pluggy_accept_transfers(self):
+        """Reconcile each proposed card bill payment with its other journal's line, as a transfer."""
+        for line in self:
+            other = line.pluggy_transfer_line_id
+            if line.is_reconciled and other.is_reconciled:
+                continue  # the pair's other line was accepted in the same click
+            if line.is_reconciled or other.is_reconciled:
+                raise UserError(
+                    _(
+                        "%(line)s was reconciled with something else since the transfer was proposed.",
+                        line=(other if other.is_reconciled else line).display_name,
+                    )
+                )
+            bank_line, card_line = (line, other) if line.amount < 0 else (other, line)
+            line.pluggy_transfer_bill_id._reconcile_payment(
+                bank_line, card_line, line.pluggy_bill_payment_id, accepted_by=self.env.user
+            )
 
     def _pluggy_flag(self, flag, note):
         """Flag these lines for review; returns those newly flagged, as the same change found again by the

@@ -62,7 +62,9 @@ class AccountBankStatementLine(models.Model):
     # -------------------------------------------------------------------------
 
     def action_pluggy_accept_proposal(self):
-        for line in self.filtered("pluggy_proposal_line_ids"):
+        transfers = self.filtered("pluggy_transfer_line_id")
+        transfers._pluggy_accept_transfers()
+        for line in (self - transfers).filtered("pluggy_proposal_line_ids"):
             if line.is_reconciled:
                 continue
             items = line.pluggy_proposal_line_ids
@@ -94,6 +96,7 @@ class AccountBankStatementLine(models.Model):
                 "pluggy_match_note": False,
                 "pluggy_match_model_id": False,
                 "pluggy_proposal_line_ids": [fields.Command.clear()],
+                "pluggy_transfer_line_id": False,
             }
         )
 

@@ -81,11 +81,10 @@ class AccountJournal(models.Model):
     # -------------------------------------------------------------------------
 
     def _pluggy_next_bill_text(self):
-        """ "Next bill: R$ 1.234,56 due 10/01" for a card's journal: the earliest bill not paid yet."""
-        bill = self.pluggy_account_id.card_bill_ids.filtered(lambda bill: bill.state != "paid").sorted(
-            "due_date"
-        )[:1]
-        if not bill:
+        """ "Next bill: R$ 1.234,56 due 10/01" for a card's journal: its latest bill, unless paid. An older
+        bill left unpaid is carried into the later one, as Brazilian card bills are."""
+        bill = self.pluggy_account_id.card_bill_ids.sorted("due_date")[-1:]
+        if not bill or bill.state == "paid":
             return False
         return _(
             "Next bill: %(amount)s due %(date)s",

@@ -2,10 +2,18 @@ import logging
 from decimal import Decimal
 
 from odoo import _, api, fields, models
-from odoo.tools import format_date
+from odoo.exceptions import UserError
+from odoo.tools import float_repr, format_date
 
 from ..pluggy import errors as pluggy_errors
-from ..pluggy.mapping import InvalidBill, bill_state, map_bill
+from ..pluggy.mapping import (
+    InvalidBill,
+    bill_state,
+    charges_on_the_card,
+    looks_like_card_payment,
+    map_bill,
+    paid_by_card_rows,
+)
 from ..sync.transaction import try_lock_row
 
 _logger = logging.getLogger(__name__)
@@ -13,6 +21,8 @@ _logger = logging.getLogger(__name__)
 # Days between a bill payment Pluggy lists and the checking account's line for it: a boleto or a PIX paid on
 # a Friday may post on the Monday.
 TRANSFER_DAYS = 3
+# Days around a bill's closing in which the bank may post a charge of the bill as a card row of its own.
+CHARGE_ROW_DAYS = 10
 
 
 class PluggyCardBill(models.Model):
@@ -108,8 +118,18 @@ class PluggyCardBill(models.Model):
         existing = {bill.pluggy_bill_id: bill for bill in self.search([("account_id", "=", account.id)])}
         today = fields.Date.context_today(self)
         to_create, bills = [], self.browse()
-        for values in mapped:
+        mapped = sorted(mapped, key=lambda values: values["due_date"])
+        card_rows = None
+        for index, values in enumerate(mapped):
             paid = sum((payment["amount"] for payment in values["payments"]), Decimal(0))
+            if not values["payments"]:
+                card_rows = self._card_credit_rows(account) if card_rows is None else card_rows
+                later = mapped[index + 1] if index + 1 < len(mapped) else None
+                paid = paid_by_card_rows(
+                    card_rows,
+                    values["closing_date"] or values["due_date"],
+                    (later["closing_date"] or later["due_date"]) if later else today,
+                )
             record_values = {
                 "due_date": values["due_date"],
                 "closing_date": values["closing_date"],
@@ -139,23 +159,51 @@ class PluggyCardBill(models.Model):
                 )
         return bills | self.create(to_create)
 
+    @api.model
+    def _card_credit_rows(self, account):
+        """(date, amount, label) of the card's imported credits: payments and refunds."""
+        lines = self.env["account.bank.statement.line"].search_read(
+            [
+                ("journal_id", "=", account.journal_id.id),
+                ("pluggy_transaction_id", "!=", False),
+                ("amount", ">", 0),
+            ],
+            ["date", "amount", "payment_ref"],
+        )
+        digits = account.currency_id.decimal_places
+        return [(line["date"], float_repr(line["amount"], digits), line["payment_ref"]) for line in lines]
+
     def _sync_charge_lines(self):
         """Each finance charge as its own line on the card's journal, dated on the bill's closing: once,
-        updated while unreconciled, flagged for review when reconciled."""
+        updated while unreconciled, flagged for review when reconciled; removed when Pluggy no longer lists it
+        or when the bank sent the charge as a card row of its own."""
         Line = self.env["account.bank.statement.line"].with_context(pluggy_importing=True)
+        first_day = self._first_imported_day()
         for bill in self:
             # Labels are written once, by whoever syncs (often the cron): in the company's language.
             bill = bill.with_context(lang=bill.company_id.partner_id.lang or self.env.lang)
+            day = bill.closing_date or bill.due_date
             existing = {line.pluggy_bill_charge_id: line for line in bill.charge_line_ids}
-            to_create = []
-            for charge in bill.details["charges"]:
+            charges = bill._charges_to_book()
+            to_create, gone = [], Line.browse()
+            for key in existing.keys() - {charge["id"] for charge in charges}:
+                gone |= existing[key]
+            for charge in charges:
                 values = {
-                    "date": bill.closing_date or bill.due_date,
+                    "date": day,
                     "amount": -float(charge["amount"]),
                     "payment_ref": bill._charge_label(charge),
                 }
                 line = existing.get(charge["id"])
-                if not line:
+                if line:
+                    if any(line[key] != value for key, value in values.items()):
+                        if line.is_reconciled:
+                            line._pluggy_flag("changed", _("The bank changed this charge of the bill."))
+                        else:
+                            line.write(values)
+                elif first_day.get(bill.journal_id.id) and day >= first_day[bill.journal_id.id]:
+                    # A bill closed before the card's first imported row charges purchases the journal
+                    # never had: its charges are in the opening balance.
                     to_create.append(
                         {
                             **values,
@@ -164,12 +212,52 @@ class PluggyCardBill(models.Model):
                             "pluggy_bill_charge_id": charge["id"],
                         }
                     )
-                elif any(line[key] != value for key, value in values.items()):
-                    if line.is_reconciled:
-                        line._pluggy_flag("changed", _("The bank changed this charge of the bill."))
-                    else:
-                        line.write(values)
+            reconciled = gone.filtered("is_reconciled")
+            listed = {charge["id"] for charge in bill.details["charges"]}
+            for line in reconciled:
+                if line.pluggy_bill_charge_id in listed:
+                    line._pluggy_flag(
+                        "changed", _("The bank also sent this charge as a card row: it is twice.")
+                    )
+                else:
+                    line._pluggy_flag("deleted", _("The bank no longer lists this charge on the bill."))
+            (gone - reconciled).unlink()
             Line.create(to_create)
+
+    def _charges_to_book(self):
+        """The bill's charges that the journal does not hold yet as card rows of the bank's own."""
+        self.ensure_one()
+        charges = [charge | {"amount": Decimal(charge["amount"])} for charge in self.details["charges"]]
+        if not charges:
+            return []
+        day = self.closing_date or self.due_date
+        rows = self.env["account.bank.statement.line"].search_read(
+            [
+                ("journal_id", "=", self.journal_id.id),
+                ("pluggy_transaction_id", "!=", False),
+                ("amount", "in", [-float(charge["amount"]) for charge in charges]),
+                ("date", ">=", fields.Date.subtract(day, days=CHARGE_ROW_DAYS)),
+                ("date", "<=", fields.Date.add(day, days=CHARGE_ROW_DAYS)),
+            ],
+            ["amount", "payment_ref"],
+        )
+        on_the_card = charges_on_the_card(
+            charges,
+            [
+                (row["id"], float_repr(row["amount"], self.currency_id.decimal_places), row["payment_ref"])
+                for row in rows
+            ],
+        )
+        return [charge for charge in charges if charge["id"] not in on_the_card]
+
+    def _first_imported_day(self):
+        """{journal id: date of its first line imported from Pluggy} of these bills' journals."""
+        groups = self.env["account.bank.statement.line"]._read_group(
+            [("journal_id", "in", self.journal_id.ids), ("pluggy_transaction_id", "!=", False)],
+            ["journal_id"],
+            ["date:min"],
+        )
+        return {journal.id: day for journal, day in groups}
 
     def _charge_label(self, charge):
         kinds = {
@@ -185,53 +273,107 @@ class PluggyCardBill(models.Model):
         return _("%(charge)s (%(bill)s)", charge=label, bill=self.name)
 
     def _match_payments(self):
-        """A bill payment is a transfer from the checking account to the card: the card journal's payment line
-        and the checking account's, when exactly one of each has its amount around its date, are reconciled
-        together through the company's internal transfer account."""
+        """A bill payment is a transfer from the checking account to the card. When exactly one card line and
+        one checking line have its amount around its date, the two are reconciled together through the
+        company's internal transfer account if the checking line says it pays a card (its label, or a boleto);
+        otherwise the pair is proposed, as a supplier's PIX of the same amount would be no transfer."""
         Line = self.env["account.bank.statement.line"]
+        considered = set(
+            Line.search([("pluggy_bill_payment_id", "in", self._payment_ids())]).mapped(
+                "pluggy_bill_payment_id"
+            )
+        )
         for bill in self:
             for payment in bill.details["payments"]:
-                if not payment.get("date") or bill.payment_line_ids.filtered(
-                    lambda line, payment=payment: line.pluggy_bill_payment_id == payment["id"]
-                ):
+                if not payment.get("date") or payment["id"] in considered:
                     continue
-                amount = float(payment["amount"])
-                paid_on = fields.Date.to_date(payment["date"])
-                near = [
-                    ("is_reconciled", "=", False),
-                    ("company_id", "=", bill.company_id.id),
-                    ("date", ">=", fields.Date.subtract(paid_on, days=TRANSFER_DAYS)),
-                    ("date", "<=", fields.Date.add(paid_on, days=TRANSFER_DAYS)),
-                ]
-                card_line = Line.search(
-                    [*near, ("journal_id", "=", bill.journal_id.id), ("amount", "=", amount)]
-                )
-                bank_line = Line.search(
-                    [
-                        *near,
-                        ("journal_id", "!=", bill.journal_id.id),
-                        ("journal_id.type", "=", "bank"),
-                        ("amount", "=", -amount),
-                    ]
-                )
+                bank_line, card_line = bill._payment_lines(payment)
                 # A line another sync has just reconciled or changed is left to it.
-                if (
-                    len(card_line) != 1
-                    or len(bank_line) != 1
-                    or not all(map(try_lock_row, card_line | bank_line))
-                ):
+                if not (bank_line and card_line) or not all(map(try_lock_row, bank_line | card_line)):
                     continue
-                Line._pluggy_reconcile_transfer(bank_line, card_line)
-                (bank_line | card_line).write(
-                    {
-                        "pluggy_bill_payment_id": payment["id"],
-                        "pluggy_match_state": "reconciled",
-                        "pluggy_match_note": _(
-                            "Payment of %(bill)s, from %(bank)s to %(card)s.",
-                            bill=bill.name,
-                            bank=bank_line.journal_id.name,
-                            card=card_line.journal_id.name,
-                        ),
-                    }
-                )
-                bill.payment_line_ids |= bank_line | card_line
+                try:
+                    with self.env.cr.savepoint():
+                        if looks_like_card_payment(bank_line.payment_ref, bank_line.transaction_type):
+                            bill._reconcile_payment(bank_line, card_line, payment["id"])
+                        else:
+                            bill._propose_payment(bank_line, card_line, payment["id"])
+                except UserError as error:
+                    # One payment that cannot be reconciled (no transfer account yet) leaves the others be.
+                    _logger.info(
+                        "Pluggy bill %s: payment %s not matched: %s",
+                        bill.pluggy_bill_id,
+                        payment["id"],
+                        error,
+                    )
+
+    def _payment_ids(self):
+        return [payment["id"] for bill in self for payment in bill.details["payments"] if payment.get("id")]
+
+    def _payment_lines(self, payment):
+        """The posted, unreconciled card line and checking line of this payment, when exactly one of each."""
+        Line = self.env["account.bank.statement.line"]
+        amount = float(payment["amount"])
+        paid_on = fields.Date.to_date(payment["date"])
+        near = [
+            ("is_reconciled", "=", False),
+            ("pluggy_pending", "=", False),
+            ("pluggy_bill_payment_id", "=", False),
+            ("company_id", "=", self.company_id.id),
+            ("date", ">=", fields.Date.subtract(paid_on, days=TRANSFER_DAYS)),
+            ("date", "<=", fields.Date.add(paid_on, days=TRANSFER_DAYS)),
+        ]
+        card_line = Line.search([*near, ("journal_id", "=", self.journal_id.id), ("amount", "=", amount)])
+        bank_line = Line.search(
+            [
+                *near,
+                ("journal_id", "!=", self.journal_id.id),
+                ("journal_id.type", "=", "bank"),
+                ("amount", "=", -amount),
+            ]
+        )
+        if len(card_line) != 1 or len(bank_line) != 1:
+            return Line, Line
+        return bank_line, card_line
+
+    def _reconcile_payment(self, bank_line, card_line, payment_id, accepted_by=None):
+        self.ensure_one()
+        self.env["account.bank.statement.line"]._pluggy_reconcile_transfer(bank_line, card_line)
+        note = _(
+            "Payment of %(bill)s, from %(bank)s to %(card)s.",
+            bill=self.name,
+            bank=bank_line.journal_id.name,
+            card=card_line.journal_id.name,
+        )
+        if accepted_by:
+            note = _("Proposal accepted by %(user)s: %(note)s", user=accepted_by.name, note=note)
+        (bank_line | card_line).write(
+            {
+                "pluggy_bill_payment_id": payment_id,
+                "pluggy_transfer_bill_id": self.id,
+                "pluggy_transfer_line_id": False,
+                "pluggy_match_state": "reconciled",
+                "pluggy_match_note": note,
+            }
+        )
+        # Bills are the sync's: an accountant accepting a proposal links it, and may not edit bills.
+        self.sudo().payment_line_ids |= bank_line | card_line
+
+    def _propose_payment(self, bank_line, card_line, payment_id):
+        self.ensure_one()
+        note = _(
+            "Same amount as the payment of %(bill)s, but the %(bank)s line does not say it pays the card: a "
+            "transfer to %(card)s?",
+            bill=self.name,
+            bank=bank_line.journal_id.name,
+            card=card_line.journal_id.name,
+        )
+        for line, other in ((bank_line, card_line), (card_line, bank_line)):
+            line.write(
+                {
+                    "pluggy_bill_payment_id": payment_id,
+                    "pluggy_transfer_bill_id": self.id,
+                    "pluggy_transfer_line_id": other.id,
+                    "pluggy_match_state": "proposed",
+                    "pluggy_match_note": note,
+                }
+            )

@@ -39,6 +39,17 @@ class TestCardBills(SyncMixin, PluggyCase):
             **extra,
         )
 
+    def paid_bill(self, checking_label):
+        """A bill paid yesterday in full: its payment at Pluggy, the checking account's debit with this label,
+        the card's credit; returns (debit row, credit row)."""
+        paid_on = self.days_ago(1)
+        self.add_bill(payments=[(paid_on, "420.00")])
+        out = self.pluggy.add_transaction(self.bank, "-420.00", on=paid_on, description=checking_label)
+        received = self.pluggy.add_transaction(
+            self.card, "420.00", tx_type="CREDIT", on=paid_on, description="PAGAMENTO RECEBIDO - OBRIGADO"
+        )
+        return out, received
+
     def test_bill_with_iof_and_interest_gives_the_journal_balance_of_the_bill(self):
         self.add_bill()
         bill = self.sync()
@@ -54,14 +65,7 @@ class TestCardBills(SyncMixin, PluggyCase):
         self.assertIn("420", self.card_journal._pluggy_next_bill_text())
 
     def test_bill_payment_from_the_checking_account_is_reconciled_as_a_transfer(self):
-        paid_on = self.days_ago(1)
-        self.add_bill(payments=[(paid_on, "420.00")])
-        out = self.pluggy.add_transaction(
-            self.bank, "-420.00", on=paid_on, description="PAGAMENTO FATURA CARTAO"
-        )
-        received = self.pluggy.add_transaction(
-            self.card, "420.00", tx_type="CREDIT", on=paid_on, description="PAGAMENTO RECEBIDO - OBRIGADO"
-        )
+        out, received = self.paid_bill("PAGAMENTO FATURA CARTAO")
         # A debit of the same amount a week earlier is something else.
         other = self.pluggy.add_transaction(self.bank, "-420.00", on=self.days_ago(9), description="ALUGUEL")
         bill = self.sync()
@@ -125,3 +129,105 @@ class TestCardBills(SyncMixin, PluggyCase):
         line = self.line_of(tx)
         self.assertEqual((line.pluggy_installment, line.pluggy_installment_total), ("3/10", 1592.0))
         self.assertEqual((line.amount, line.payment_ref), (-159.2, "MERCADOLIVRE (3/10)"))
+
+    def test_a_charge_the_bank_also_sent_as_a_card_row_is_booked_once(self):
+        # Many banks print the IOF among the purchases: with the bill's own IOF, it would be charged twice.
+        self.pluggy.add_transaction(
+            self.card, "12.34", tx_type="DEBIT", on=self.closing, description="IOF COMPRA INTERNACIONAL"
+        )
+        self.pluggy.add_bill(
+            self.card,
+            "420.00",
+            due=self.due,
+            closing=self.closing,
+            charges=[("IOF", "12.34"), ("LATE_PAYMENT_INTEREST", "7.26")],
+        )
+        bill = self.sync()
+        self.assertEqual(bill.charge_line_ids.mapped("payment_ref"), [f"Late payment interest ({bill.name})"])
+        self.assertEqual(
+            self.card_journal.currency_id.round(sum(self.lines(self.card_journal).mapped("amount"))), -420.0
+        )
+
+    def test_a_charge_the_bank_drops_from_the_bill_is_removed(self):
+        bill_data = self.add_bill()
+        bill = self.sync()
+        interest = bill.charge_line_ids.filtered(lambda line: line.amount == -7.26)
+        self.assertTrue(interest)
+        # The bank waives the interest: the bill is re-issued without it.
+        bill_data["financeCharges"].pop(1)
+        bill_data["totalAmount"] = 412.74
+        self.sync()
+        self.assertFalse(interest.exists())
+        self.assertEqual(bill.charge_line_ids.mapped("amount"), [-12.34])
+        self.assertEqual(
+            self.card_journal.currency_id.round(sum(self.lines(self.card_journal).mapped("amount"))), -412.74
+        )
+
+    def test_bills_closed_before_the_first_imported_row_book_no_charge(self):
+        # Pluggy lists a year of bills; the journal starts with the card's first imported row (12 days ago).
+        self.pluggy.add_bill(
+            self.card,
+            "880.00",
+            due=self.days_ago(50),
+            closing=self.days_ago(60),
+            charges=[("LATE_PAYMENT_INTEREST", "15.00")],
+        )
+        self.add_bill()
+        bills = self.sync()
+        self.assertEqual(len(bills), 2)
+        old = bills.filtered(lambda bill: bill.closing_date == self.days_ago(60))
+        self.assertEqual((old.total_amount, old.charges_amount), (880.0, 15.0))
+        self.assertFalse(old.charge_line_ids, "its purchases are in the opening balance, so are its charges")
+        self.assertEqual(
+            self.card_journal.currency_id.round(sum(self.lines(self.card_journal).mapped("amount"))), -420.0
+        )
+
+    def test_a_payment_whose_checking_line_does_not_name_the_card_is_proposed_then_accepted(self):
+        out, received = self.paid_bill("PIX ENVIADO LOJA XYZ")
+        bill = self.sync()
+        bank_line, card_line = self.line_of(out), self.line_of(received)
+        self.assertEqual((bank_line | card_line).mapped("pluggy_match_state"), ["proposed", "proposed"])
+        self.assertFalse(bank_line.is_reconciled or card_line.is_reconciled)
+        self.assertIn("does not say it pays the card", bank_line.pluggy_match_note)
+        self.assertEqual(bank_line.pluggy_transfer_line_id, card_line)
+        self.sync()
+        self.assertEqual(bank_line.pluggy_match_state, "proposed", "proposed once, not redone")
+
+        # An accountant made on the Users form: a login and the accounting group, no e-mail.
+        accountant = self.env["res.users"].create(
+            {
+                "name": "Contadora",
+                "login": "contadora",
+                "groups_id": [(6, 0, [self.env.ref("account.group_account_user").id])],
+            }
+        )
+        bank_line.with_user(accountant).action_pluggy_accept_proposal()
+        self.assertTrue(bank_line.is_reconciled and card_line.is_reconciled)
+        self.assertEqual(bill.payment_line_ids, bank_line | card_line)
+        self.assertEqual((bank_line | card_line).mapped("pluggy_match_state"), ["reconciled", "reconciled"])
+        self.assertFalse(bank_line.pluggy_transfer_line_id)
+
+    def test_a_rejected_transfer_proposal_is_not_made_again(self):
+        out, _received = self.paid_bill("PIX ENVIADO LOJA XYZ")
+        self.sync()
+        self.line_of(out).action_pluggy_reject_proposal()
+        self.sync()
+        self.assertFalse(self.line_of(out).pluggy_match_state)
+        self.assertFalse(self.line_of(out).is_reconciled)
+
+    def test_a_bill_listed_without_payments_is_paid_by_the_cards_payment_row(self):
+        # Pluggy's documented bill has no payments: the card's own payment row says it was paid.
+        self.add_bill()
+        self.pluggy.add_transaction(
+            self.card, "120.00", tx_type="CREDIT", on=self.days_ago(3), description="ESTORNO LOJA ABC"
+        )
+        payment = self.pluggy.add_transaction(
+            self.card, "300.00", tx_type="CREDIT", on=self.days_ago(2), description="PAGAMENTO RECEBIDO"
+        )
+        bill = self.sync()
+        self.assertEqual((bill.paid_amount, bill.state), (300.0, "open"), "a refund is no payment")
+        self.assertIn("120", self.card_journal._pluggy_next_bill_text())
+        self.pluggy.edit_transaction(payment, amount=420.0)
+        self.sync()
+        self.assertEqual((bill.paid_amount, bill.state), (420.0, "paid"))
+        self.assertFalse(self.card_journal._pluggy_next_bill_text())
