@@ -159,8 +159,9 @@ class AccountBankStatementLine(models.Model):
     @api.model
     def _pluggy_duplicate_line_ids(self, journal):
         """Lines of the journal that look like one transaction twice: the same amount on the same day from the
-        same counterpart (its CPF/CNPJ, else its name, else the label), whatever imported them; or a Pluggy
-        transaction also imported on another journal."""
+        same counterpart (its CPF/CNPJ, else its name, else the label), or from anyone when only one of the
+        two came from Pluggy (a line typed in or imported from a file names the counterpart its own way); or
+        a Pluggy transaction also imported on another journal."""
         self.env.cr.execute(
             SQL(
                 """
@@ -176,7 +177,10 @@ class AccountBankStatementLine(models.Model):
                   FROM journal_line line
                  WHERE EXISTS (SELECT 1 FROM journal_line twin
                                 WHERE twin.id != line.id AND twin.amount = line.amount
-                                  AND twin.date = line.date AND twin.who = line.who)
+                                  AND twin.date = line.date
+                                  AND (twin.who = line.who
+                                       OR (twin.pluggy_transaction_id IS NULL)
+                                          != (line.pluggy_transaction_id IS NULL)))
                     OR EXISTS (SELECT 1 FROM account_bank_statement_line elsewhere
                                 WHERE elsewhere.pluggy_transaction_id = line.pluggy_transaction_id
                                   AND elsewhere.journal_id != %(journal)s)

@@ -33,8 +33,8 @@ class TestJournalTools(SyncMixin, PluggyCase):
         twice = self.pluggy.add_transaction(
             self.bank, "20.00", on=self.days_ago(3), payment_data={"paymentMethod": "PIX", "payer": payer}
         )
-        # Same amount and day, another counterpart: two real transactions.
-        self.pluggy.add_transaction(self.bank, "20.00", on=self.days_ago(3), description="OUTRO PIX")
+        # Same amount, another day and counterpart: another transaction.
+        self.pluggy.add_transaction(self.bank, "20.00", on=self.days_ago(4), description="OUTRO PIX")
         self.pluggy.add_transaction(self.bank, "-5.00", on=self.days_ago(2))
         journal = self.sync()
         self.assertFalse(self.duplicates(journal))
@@ -49,6 +49,29 @@ class TestJournalTools(SyncMixin, PluggyCase):
             }
         )
         self.assertEqual(self.duplicates(journal), manual | self.line_of(twice))
+
+    def test_two_pluggy_transactions_of_one_amount_and_day_from_two_counterparts_are_no_duplicate(self):
+        self.pluggy.add_transaction(self.bank, "20.00", on=self.days_ago(3), description="PIX JOAO")
+        self.pluggy.add_transaction(self.bank, "20.00", on=self.days_ago(3), description="PIX MARIA")
+        self.assertFalse(self.duplicates(self.sync()))
+
+    def test_duplicate_tool_lists_a_line_typed_in_before_the_bank_was_connected(self):
+        payer = {"name": "TECH SOLUCOES LTDA", "documentNumber": {"type": "CNPJ", "value": "25032726000137"}}
+        tx = self.pluggy.add_transaction(
+            self.bank, "500.00", on=self.days_ago(4), payment_data={"paymentMethod": "TED", "payer": payer}
+        )
+        self.pluggy.add_transaction(self.bank, "500.00", on=self.days_ago(5), description="TED RECEBIDA")
+        journal = self.sync()
+        # As an accountant types it, or an OFX file brings it: its own label, no CPF/CNPJ.
+        typed = self.env["account.bank.statement.line"].create(
+            {
+                "journal_id": journal.id,
+                "date": self.days_ago(4),
+                "amount": 500.0,
+                "payment_ref": "Recebimento Tech",
+            }
+        )
+        self.assertEqual(self.duplicates(journal), typed | self.line_of(tx))
 
     def test_duplicate_tool_lists_a_pluggy_transaction_seen_on_two_journals(self):
         tx = self.pluggy.add_transaction(self.bank, "-9.90", on=self.days_ago(1))
