@@ -156,11 +156,12 @@ class Generator:
     ) -> tuple[list, Decimal]:
         """``count`` rows (``pending`` of them PENDING) and an opening balance that keeps the history sane.
 
-        A card's rows of each closed cycle carry their bill's id, and each bill due before today is paid in
-        full by one "PAGAMENTO RECEBIDO" row, on or a few days before its due date; with ``card_bills`` the
-        card's history is exactly that many closed cycles (the last one not yet due) and the open one. A bank
-        account given ``card_payments`` [(date, amount)] (its item's card bills) pays each with a "PAGAMENTO
-        FATURA CARTAO" row of that date and amount; without, a few such rows of its own."""
+        A card's rows of each closed cycle carry their bill's id, and each bill is paid in full by one
+        "PAGAMENTO RECEBIDO" row on its due date or up to 3 days before, if that day is past; with
+        ``card_bills`` the card's history is exactly that many closed cycles (the last one not yet due) and
+        the open one. A bank account given ``card_payments`` [(date, amount)] (its item's card bills) pays
+        each with a "PAGAMENTO FATURA CARTAO" row of that date and amount; without, a few such rows of its
+        own."""
         count = max(0, int(count))
         pending = max(0, min(int(pending), count))
         history_days = max(2, int(history_days))
