@@ -1,6 +1,8 @@
 """What the Pluggy emulator promises beyond shapes: filters and cursors, faults, pending -> posted under a new
 id, webhook delivery with the registered headers, determinism by seed, speed, and both ways to start it."""
 
+import ast
+import datetime
 import itertools
 import json
 import re
@@ -23,11 +25,12 @@ pytestmark = pytest.mark.emulator
 REPO = Path(__file__).resolve().parents[1]
 CLIENT = {"clientId": "demo-client-id", "clientSecret": "demo-client-secret"}
 UNKNOWN = "5b1c06a6-6a5c-4f1b-a3b8-0c6b1e3a9d10"
+TODAY = "2026-06-15"
 
 
 @pytest.fixture(scope="module")
 def emulator():
-    em = start_emulator(port=0, seed=11, page_size=40, today="2026-06-15")
+    em = start_emulator(port=0, seed=11, page_size=40, today=TODAY)
     yield em
     em.stop()
 
@@ -49,6 +52,7 @@ def http(client):
             "update_seconds": 0.3,
             "min_update_hours": 24,
             "key_ttl": 7200,
+            "today": TODAY,
         },
     )
     return client
@@ -163,6 +167,150 @@ def test_balances_follow_the_transactions(api, bank, card):
         if r["status"] == "POSTED"
     )
     assert Decimal(str(api.get(f"/accounts/{card['id']}").json()["balance"])) == owed
+
+
+# ----------------------------------------------------------------------------------------- bills
+def exact(response):
+    assert response.status_code == 200, response.text
+    return json.loads(response.text, parse_float=Decimal)
+
+
+def card_history(api, card):
+    """The card's rows and bills, amounts as Decimals."""
+    rows = exact(api.get(f"/_emulator/accounts/{card['id']}/transactions"))["results"]
+    return rows, exact(api.get(f"/bills?accountId={card['id']}"))["results"]
+
+
+def in_brl(row):
+    return row["amountInAccountCurrency"] if row["currencyCode"] != "BRL" else row["amount"]
+
+
+def bill_id_of(row):
+    return (row["creditCardMetadata"] or {}).get("billId")
+
+
+def is_payment(row):
+    return row["description"] == "PAGAMENTO RECEBIDO - OBRIGADO"
+
+
+def day(text):
+    return text[:10]
+
+
+def test_card_refunds_are_credits_of_their_bill_never_payments(api, card):
+    rows, bills = card_history(api, card)
+    refunds = [row for row in rows if row["description"].startswith("ESTORNO")]
+    assert refunds and all(row["type"] == "CREDIT" for row in refunds)
+    by_bill = {bill["id"]: bill for bill in bills}
+    assert any(bill_id_of(row) in by_bill for row in refunds), "a closed cycle holds a refund"
+    payments = sorted((day(p["paymentDate"]), p["amount"]) for bill in bills for p in bill["payments"])
+    assert payments == sorted((day(r["date"]), -r["amount"]) for r in rows if is_payment(r) and bill_id_of(r))
+    assert all(p["valueType"] == "FULL_PAYMENT" for bill in bills for p in bill["payments"])
+
+
+def test_each_closed_bill_is_its_rows_plus_its_charges(api, card):
+    rows, bills = card_history(api, card)
+    assert len(bills) >= 12
+    for bill in bills:
+        spent = [row for row in rows if bill_id_of(row) == bill["id"] and not is_payment(row)]
+        charges = {charge["type"]: charge["amount"] for charge in bill["financeCharges"]}
+        assert sum(in_brl(row) for row in spent) + sum(charges.values()) == bill["totalAmount"]
+        foreign = sum(in_brl(row) for row in spent if row["currencyCode"] != "BRL")
+        assert charges.get("IOF", Decimal(0)) == (foreign * Decimal("0.0438")).quantize(Decimal("0.01"))
+        assert "LATE_PAYMENT_INTEREST" not in charges, "paid in full by the due date: no interest"
+    assert any("IOF" in {c["type"] for c in bill["financeCharges"]} for bill in bills)
+
+
+def test_late_payment_adds_interest_and_a_refund_lowers_its_bill(api, http, card):
+    rows, bills = card_history(api, card)
+    bill = bills[-2]
+    payment = next(row for row in rows if is_payment(row) and bill_id_of(row) == bill["id"])
+    http.delete(f"/_emulator/transactions/{payment['id']}")
+    late = (date_of(bill["dueDate"]) + datetime.timedelta(days=3)).isoformat()
+    http.post(
+        f"/_emulator/accounts/{card['id']}/transactions",
+        json={
+            "amount": str(-payment["amount"]),
+            "type": "CREDIT",
+            "date": late,
+            **{"description": "PAGAMENTO RECEBIDO - OBRIGADO"},
+        },
+    )
+    closing = day(bill["billClosingDate"])
+    http.post(
+        f"/_emulator/accounts/{card['id']}/transactions",
+        json={"amount": "-10.00", "type": "CREDIT", "date": closing, "description": "ESTORNO UBER *TRIP"},
+    )
+    after = next(b for b in card_history(api, card)[1] if b["id"] == bill["id"])
+    interest = {c["type"]: c["amount"] for c in after["financeCharges"]}["LATE_PAYMENT_INTEREST"]
+    owed = bill["totalAmount"] - Decimal("10.00")
+    assert interest == (owed * Decimal("0.02")).quantize(Decimal("0.01"))
+    assert after["totalAmount"] == owed + interest
+    assert [(day(p["paymentDate"]), p["amount"]) for p in after["payments"]] == [(late, -payment["amount"])]
+
+
+def test_every_row_of_a_closed_cycle_carries_its_bill_id(api, card):
+    rows, bills = card_history(api, card)
+    closings = [day(bill["billClosingDate"]) for bill in bills]
+    for row in rows:
+        if row["status"] == "PENDING" or day(row["date"]) > closings[-1]:
+            assert bill_id_of(row) is None or is_payment(row), row
+            continue
+        if is_payment(row):  # a payment is its bill's: the one closed before it
+            closing = max(c for c in closings if c < day(row["date"]))
+        else:
+            closing = min(c for c in closings if c >= day(row["date"]))
+        assert bill_id_of(row) == bills[closings.index(closing)]["id"], row
+
+
+def test_each_paid_bill_is_a_checking_debit_and_a_card_credit_of_the_same_amount_and_day(api, bank, card):
+    rows, bills = card_history(api, card)
+    bank_rows = exact(api.get(f"/_emulator/accounts/{bank['id']}/transactions"))["results"]
+    debits = sorted(
+        (day(r["date"]), -r["amount"]) for r in bank_rows if r["description"] == "PAGAMENTO FATURA CARTAO"
+    )
+    assert all(bill["payments"] for bill in bills if day(bill["dueDate"]) < TODAY), "a bill due is paid"
+    paid = [bill for bill in bills if bill["payments"]]
+    assert len(paid) >= 12
+    expected = []
+    for bill in paid:
+        (payment,) = bill["payments"]
+        assert payment["amount"] == bill["totalAmount"]
+        assert 0 <= (date_of(bill["dueDate"]) - date_of(payment["paymentDate"])).days <= 3
+        credit = next(row for row in rows if is_payment(row) and bill_id_of(row) == bill["id"])
+        assert (day(credit["date"]), -credit["amount"]) == (day(payment["paymentDate"]), payment["amount"])
+        expected.append((day(payment["paymentDate"]), payment["amount"]))
+    assert debits == sorted(expected), "the checking account pays the card's bills, and nothing else"
+
+
+def date_of(text):
+    return datetime.date.fromisoformat(text[:10])
+
+
+def demo_item():
+    """tools/demo/seed.py's DEMO_ITEM, read without importing Odoo."""
+    tree = ast.parse((REPO / "tools" / "demo" / "seed.py").read_text())
+    node = next(n for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "DEMO_ITEM")
+    return ast.literal_eval(node.value)
+
+
+@pytest.mark.parametrize(
+    "today",
+    ["2026-06-15", "2026-01-01", "2026-02-28", "2026-03-04", "2026-03-31", "2026-07-06", "2026-12-29"],
+)
+def test_demo_card_has_two_paid_bills_and_one_open_whatever_the_day(api, http, today):
+    http.patch("/_emulator/config", json={"today": today})
+    item = api.post("/_emulator/items", json={"clientUserId": "demo", **demo_item()}).json()
+    card = next(account for account in item["accounts"] if account["type"] == "CREDIT")
+    rows, bills = card_history(api, card)
+    assert len(bills) == 3
+    *paid, last = bills
+    assert all(sum(p["amount"] for p in bill["payments"]) == bill["totalAmount"] > 0 for bill in paid)
+    assert all(day(bill["dueDate"]) < today for bill in paid)
+    assert last["payments"] == [] and day(last["billClosingDate"]) < today < day(last["dueDate"])
+    pending = [row for row in rows if row["status"] == "PENDING"]
+    assert pending and all(day(row["date"]) > day(last["billClosingDate"]) for row in pending)
+    assert {bill_id_of(row) for row in rows if not is_payment(row)} == {None} | {b["id"] for b in bills}
 
 
 # ------------------------------------------------------------------------------------ pagination

@@ -66,6 +66,9 @@ def inbox_counts(db):
     return dict(sql(db, "SELECT state, COUNT(*) FROM pluggy_webhook_event GROUP BY state"))
 
 
+BILL_PAYMENTS = {"PAGAMENTO FATURA CARTAO", "PAGAMENTO RECEBIDO - OBRIGADO"}
+
+
 def bank_changes(pluggy, pluggy_ids, *, seed, new=4, edits=2, deletes=1, posts=1, late=1):
     """Changes at Pluggy as banks make them, each with the webhook payload Pluggy sends about it.
 
@@ -82,7 +85,10 @@ def bank_changes(pluggy, pluggy_ids, *, seed, new=4, edits=2, deletes=1, posts=1
             rows = list(state.ledgers[account_id].sorted_rows())
             posted = [row for row in rows if row["status"] == "POSTED"]
             pending = [row for row in rows if row["status"] == "PENDING"]
-            touched = rng.sample(posted, min(len(posted), edits + deletes))
+            # Card-bill payments are left alone: Odoo reconciles each pair as a transfer, and flags a
+            # reconciled line, never changes it, when the bank edits or deletes its row.
+            changeable = [row for row in posted if row["description"] not in BILL_PAYMENTS]
+            touched = rng.sample(changeable, min(len(changeable), edits + deletes))
             created = [
                 state.create_transaction(
                     account_id,

@@ -29,7 +29,8 @@ MATCHED_INVOICE_ORIGIN = "caixa_pluggy demo (PIX reference)"
 # this same item (avoidDuplicates), so the demo bank and the one a newcomer connects are one connection.
 DEMO_CONNECTOR_ID = 0
 DEMO_BANK_USER = "user-ok"
-DEMO_ITEM = {"transactions": 120, "history_days": 120, "pending": 2}
+# The card shows two paid bills and the last closed one, not yet due (the emulator picks its closing day).
+DEMO_ITEM = {"transactions": 120, "history_days": 120, "pending": 2, "card_bills": 3}
 
 
 def log(message):

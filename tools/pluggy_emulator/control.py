@@ -73,6 +73,7 @@ def create_item(req: Request) -> Response:
             pending=int(body.get("pending", 2)),
             bank_accounts=int(body.get("bank_accounts", 1)),
             credit_accounts=int(body.get("credit_accounts", 1)),
+            card_bills=int(body.get("card_bills") or 0),
             webhook_url=body.get("webhookUrl"),
             user=body.get("user", "user-ok"),
         )

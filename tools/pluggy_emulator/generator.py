@@ -6,7 +6,7 @@ import random
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-from . import catalog
+from . import bills, catalog
 from .jsonio import CENT, day_iso, seeded_uuid
 from .people import Party, cents
 
@@ -97,12 +97,20 @@ class Generator:
             "updatedAt": created_at,
         }
 
-    def card_account(self, item_id: str, created_at: str) -> dict:
+    def card_account(self, item_id: str, created_at: str, card_bills: int = 0) -> dict:
+        """A card closing on the 5th, due on the 15th; with ``card_bills``, closing on a day that leaves its
+        last closed bill not yet due today (closed 4 to 9 days ago, due in 10 days from its closing)."""
         rng = self.rng
         last4 = f"{rng.randrange(10000):04d}"
-        close = self.today.replace(day=1) + timedelta(days=32)
-        close = close.replace(day=3)
         limit = Decimal(rng.randrange(50, 300) * 100).quantize(CENT)
+        closing_day = bills.CLOSING_DAY
+        if card_bills > 0:
+            last = self.today - timedelta(days=rng.randrange(4, 7))
+            while last.day > 28:  # a closing day every month has
+                last -= timedelta(days=1)
+            closing_day = last.day
+        tomorrow = self.today + timedelta(days=1)
+        close = bills.closings(tomorrow, tomorrow + timedelta(days=31), closing_day)[0]  # the open cycle's
         return {
             "id": seeded_uuid(rng),
             "type": "CREDIT",
@@ -121,7 +129,7 @@ class Generator:
                 "brand": "MASTERCARD",
                 "brandAdditionalInfo": None,
                 "balanceCloseDate": day_iso(close),
-                "balanceDueDate": day_iso(close + timedelta(days=7)),
+                "balanceDueDate": day_iso(close + timedelta(days=bills.DUE_DAYS)),
                 "availableCreditLimit": limit,
                 "balanceForeignCurrency": ZERO,
                 "minimumPayment": ZERO,
@@ -137,33 +145,150 @@ class Generator:
 
     # -------------------------------------------------------------- transactions
     def transactions(
-        self, account: dict, count: int, history_days: int, pending: int
+        self,
+        account: dict,
+        count: int,
+        history_days: int,
+        pending: int,
+        *,
+        card_bills: int = 0,
+        card_payments: list | None = None,
     ) -> tuple[list, Decimal]:
-        """``count`` rows (``pending`` of them PENDING) and an opening balance that keeps the history sane."""
-        rng = self.rng
-        is_bank = account["type"] == "BANK"
+        """``count`` rows (``pending`` of them PENDING) and an opening balance that keeps the history sane.
+
+        A card's rows of each closed cycle carry their bill's id, and each bill is paid in full by one
+        "PAGAMENTO RECEBIDO" row on its due date or up to 3 days before, if that day is past; with
+        ``card_bills`` the card's history is exactly that many closed cycles (the last one not yet due) and
+        the open one. A bank account given ``card_payments`` [(date, amount)] (its item's card bills) pays
+        each with a "PAGAMENTO FATURA CARTAO" row of that date and amount; without, a few such rows of its
+        own."""
         count = max(0, int(count))
         pending = max(0, min(int(pending), count))
-        posted = count - pending
         history_days = max(2, int(history_days))
-        # One salary (bank) or bill payment (card) a month, at most a sixth of the rows, evenly spaced.
-        monthly_kind = "salary" if is_bank else "bill_payment"
-        monthly = min(history_days // 30, posted // 6) if posted >= 12 else 0
-        others = posted - monthly
-        must = [k for k in (_BANK_MUST if is_bank else _CARD_MUST) if not (monthly and k == monthly_kind)]
-        kinds = must[:others]
-        kinds += rng.choices(
-            _BANK_KINDS if is_bank else _CARD_KINDS,
-            _BANK_WEIGHTS if is_bank else _CARD_WEIGHTS,
-            k=others - len(kinds),
-        )
-        rng.shuffle(kinds)
-        step = posted / (monthly + 1)
-        for n in range(monthly, 0, -1):
-            kinds.insert(int(step * n), monthly_kind)
-        offsets = sorted(rng.randrange(1, history_days + 1) for _ in range(posted))
+        if account["type"] == "BANK":
+            rows = self._bank_rows(account, count - pending, history_days, card_payments)
+        else:
+            if card_bills > 0:
+                first = bills.month_shift(self._last_closing(account), -int(card_bills))
+                history_days = max(2, (self.today - first).days - 1)
+            rows = self._card_rows(account, count - pending, history_days, open_last=card_bills > 0)
+        rows += self._pending_rows(account, pending)
+        opening = self._settle_amounts(rows, account)
+        if account["type"] == "CREDIT":
+            self._link_bills(rows, account)
+        return rows, opening
+
+    def card_payments(self, rows: list[dict], account: dict) -> list[tuple[date, Decimal]]:
+        """(date, amount in BRL) of each bill payment among a card's rows, for its checking account to pay."""
+        return [
+            (bills.row_day(row), -bills.in_brl(row, account["currencyCode"]))
+            for row in rows
+            if row["_kind"] == "bill_payment"
+        ]
+
+    def _spread(self, account: dict, kinds: list[str], history_days: int) -> list[dict]:
+        rng = self.rng
+        offsets = sorted(rng.randrange(1, history_days + 1) for _ in range(len(kinds)))
         days = [self.today - timedelta(days=o) for o in reversed(offsets)]
-        rows = [self._row(account, kind, day, "POSTED") for kind, day in zip(kinds, days, strict=True)]
+        return [self._row(account, kind, day, "POSTED") for kind, day in zip(kinds, days, strict=True)]
+
+    def _draw_kinds(self, others: int, must: list[str], kinds: list[str], weights: list[int]) -> list[str]:
+        drawn = must[:others]
+        drawn += self.rng.choices(kinds, weights, k=others - len(drawn))
+        self.rng.shuffle(drawn)
+        return drawn
+
+    def _bank_rows(self, account: dict, posted: int, history_days: int, card_payments) -> list[dict]:
+        # One salary a month, at most a sixth of the rows, evenly spaced.
+        monthly = min(history_days // 30, posted // 6) if posted >= 12 else 0
+        must = [k for k in _BANK_MUST if not (monthly and k == "salary")]
+        if card_payments is None:  # no card in the item: bills of a card elsewhere, drawn like any row
+            payments, kinds, weights = [], _BANK_KINDS, _BANK_WEIGHTS
+        else:
+            payments = list(card_payments)[: max(0, posted - monthly)]
+            kinds, weights = _BANK_KINDS[:-1], _BANK_WEIGHTS[:-1]
+        others = posted - monthly - len(payments)
+        drawn = self._draw_kinds(others, must, kinds, weights)
+        step = (posted - len(payments)) / (monthly + 1)
+        for n in range(monthly, 0, -1):
+            drawn.insert(int(step * n), "salary")
+        rows = self._spread(account, drawn, history_days)
+        for day, amount in payments:
+            row = self._row(account, "card_bill", day, "POSTED")
+            row["amount"] = -amount
+            rows.append(row)
+        if payments:
+            rows.sort(key=lambda row: (row["date"], row["id"]))
+        return rows
+
+    def _card_rows(self, account: dict, posted: int, history_days: int, open_last: bool) -> list[dict]:
+        """The card's purchases, fees and refunds, then one payment of each bill paid before today, sized to
+        it (the latest bills when the rows are too few: at most a sixth of them are payments); with
+        ``open_last`` the last closed bill stays unpaid."""
+        rng = self.rng
+        closing_day, due_days = bills.card_cycle(account)
+        closed = bills.closings(self.today - timedelta(days=history_days), self.today, closing_day)
+        due_dates = [(closing, closing + timedelta(days=due_days)) for closing in closed]
+        paid = [(closing, due - timedelta(days=rng.randrange(0, 4))) for closing, due in due_dates]
+        paid = [(closing, day) for closing, day in paid if day < self.today]
+        if open_last:
+            paid = [(closing, day) for closing, day in paid if closing != self._last_closing(account)]
+        paid = paid[len(paid) - min(len(paid), posted // 6 if posted >= 12 else 0) :]
+        drawn = self._draw_kinds(posted - len(paid), _CARD_MUST, _CARD_KINDS, _CARD_WEIGHTS)
+        rows = self._spread(account, drawn, history_days)
+        self._refund_purchases(rows, closing_day)
+        currency = account["currencyCode"]
+        for closing, day in paid:
+            opened = bills.month_shift(closing, -1)
+            spent = [
+                row
+                for row in rows
+                if row["_kind"] != "bill_payment" and opened < bills.row_day(row) <= closing
+            ]
+            _charges, total = bills.bill_amounts(currency, spent, [], closing + timedelta(days=due_days))
+            # A cycle with nothing to pay gets a purchase instead, so the card keeps its count of rows.
+            row = self._row(account, "bill_payment" if total > 0 else "purchase", day, "POSTED")
+            if total > 0:
+                row["amount"] = -total if self.card_expense_positive else total
+            rows.append(row)
+        rows.sort(key=lambda row: (row["date"], row["id"]))
+        return rows
+
+    def _refund_purchases(self, rows: list[dict], closing_day: int) -> None:
+        """Each refund ("ESTORNO") gives back a purchase of its own cycle, made on or before it, so no bill
+        is a credit; a refund with no such purchase is a purchase of the same merchant instead."""
+        refunded = set()
+        for refund in (row for row in rows if row["_kind"] == "refund"):
+            day = bills.row_day(refund)
+            opened = bills.month_shift(bills.closings(day, day + timedelta(days=31), closing_day)[0], -1)
+            bought = [
+                row
+                for row in rows
+                if row["_kind"] == "purchase"
+                and row["id"] not in refunded
+                and opened < bills.row_day(row) <= day
+            ]
+            if bought:
+                purchase = self.rng.choice(bought)
+                refunded.add(purchase["id"])
+                refund["amount"] = -purchase["amount"]
+                refund["description"] = f"ESTORNO {purchase['description']}"
+                refund["descriptionRaw"] = f"ESTORNO {purchase['descriptionRaw']}"
+                refund["category"] = purchase["category"]
+                refund["creditCardMetadata"]["payeeMCC"] = purchase["creditCardMetadata"]["payeeMCC"]
+                refund["creditCardMetadata"]["purchaseDate"] = purchase["date"]
+            else:
+                refund.update(
+                    _kind="purchase",
+                    amount=-refund["amount"],
+                    type="DEBIT",
+                    description=refund["descriptionRaw"],
+                )
+
+    def _pending_rows(self, account: dict, pending: int) -> list[dict]:
+        rng = self.rng
+        is_bank = account["type"] == "BANK"
+        rows = []
         for i in range(pending):
             if is_bank and i == 1:
                 day = self.today + timedelta(days=rng.randrange(3, 21))  # a scheduled payment, dated ahead
@@ -171,11 +296,22 @@ class Generator:
                 day = self.today - timedelta(days=rng.randrange(1, 4))
             kind = rng.choice(["pix_out", "boleto"] if is_bank else ["purchase", "purchase", "foreign"])
             rows.append(self._row(account, kind, day, "PENDING"))
-        opening = self._settle_amounts(rows, account)
-        return rows, opening
+        return rows
+
+    def _link_bills(self, rows: list[dict], account: dict) -> None:
+        """``creditCardMetadata.billId``: each row of a closed cycle, and each payment of its bill."""
+        closing_day, due_days = bills.card_cycle(account)
+        for closing, _due, spent, payments in bills.cycles(rows, self.today, closing_day, due_days):
+            the_id = bills.bill_id(account["id"], closing)
+            for row in spent + payments:
+                row["creditCardMetadata"]["billId"] = the_id
+
+    def _last_closing(self, account: dict) -> date:
+        """The closing date of the card's last closed cycle (``balanceCloseDate`` is the open cycle's)."""
+        return bills.month_shift(date.fromisoformat(account["creditData"]["balanceCloseDate"][:10]), -1)
 
     def _settle_amounts(self, rows: list[dict], account: dict) -> Decimal:
-        """Size salaries to what the account spends and bill payments to what the card owes.
+        """Size salaries to what the account spends, and the card's limit to its largest debt.
 
         Returns the bank's opening balance (the running balance never goes below it), so balances stay
         plausible at any density of rows."""
@@ -195,16 +331,9 @@ class Generator:
                 lowest = min(lowest, running)
             return (cents(rng, 1500, 9000) - lowest).quantize(CENT)
         owed = peak = ZERO
-        sign = Decimal(1) if self.card_expense_positive else Decimal(-1)
         for row in posted:
-            if row["_kind"] == "bill_payment":
-                paid = owed if owed > 0 else Decimal("50.00")
-                row["amount"] = -sign * paid
-                owed -= paid
-            else:
-                value = row["amountInAccountCurrency"]
-                owed += (row["amount"] if value is None else value) * sign
-                peak = max(peak, owed)
+            owed += bills.in_brl(row, account["currencyCode"])
+            peak = max(peak, owed)
         credit = account["creditData"]
         # the limit must cover the largest bill, as a bank would have granted
         needed = ((peak * Decimal("1.3")) / 1000).to_integral_value(rounding="ROUND_CEILING") * 1000
@@ -407,12 +536,12 @@ class Generator:
                 category="Bank fees",
             )
             meta["feeType"] = "ANNUAL_FEE"
-        else:  # bill_payment: amount set once the card's debt is known
+        else:  # bill_payment: amount set once its bill is known
             row.update(
                 type="CREDIT",
                 description="PAGAMENTO RECEBIDO - OBRIGADO",
                 descriptionRaw="PAGAMENTO RECEBIDO",
                 category="Credit card payment",
             )
-            meta = None
+            meta["purchaseDate"] = None
         row["creditCardMetadata"] = meta

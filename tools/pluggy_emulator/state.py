@@ -146,6 +146,7 @@ class State(ConnectMixin, TransactionsMixin, BillsMixin, WebhooksMixin):
         webhook_url=None,
         oauth_redirect_uri=None,
         user=None,
+        card_bills=0,
     ) -> dict:
         connector = self.connector(connector_id)
         self.item_seq += 1
@@ -179,32 +180,48 @@ class State(ConnectMixin, TransactionsMixin, BillsMixin, WebhooksMixin):
             "updating_until": None,
             "batches": 0,
         }
-        self.add_accounts(item_id, transactions, history_days, pending, bank_accounts, credit_accounts)
+        self.add_accounts(
+            item_id, transactions, history_days, pending, bank_accounts, credit_accounts, card_bills
+        )
         return item
 
-    def add_accounts(self, item_id, transactions, history_days, pending, bank_accounts=1, credit_accounts=1):
-        """Generate accounts and their history for an item (at creation, or at its first good login)."""
+    def add_accounts(
+        self, item_id, transactions, history_days, pending, bank_accounts=1, credit_accounts=1, card_bills=0
+    ):
+        """Generate accounts and their history for an item (at creation, or at its first good login).
+
+        Cards come first: the item's first checking account pays their bills (same amount, same day)."""
         item, meta = self.items[item_id], self.item_meta[item_id]
         meta["batches"] += 1
         key = f"item/{meta['seq']}/accounts/{meta['batches']}"
         gen = Generator(
             self.config.seed, key, self.today(), item["connector"], self.config.card_expense_positive
         )
-        plan = [("BANK", int(bank_accounts)), ("CREDIT", int(credit_accounts))]
-        for kind, how_many in plan:
-            for _ in range(max(0, how_many)):
-                account = (gen.bank_account if kind == "BANK" else gen.card_account)(
-                    item_id, item["createdAt"]
-                )
-                rows, opening = gen.transactions(account, transactions, history_days, pending)
-                ledger = Ledger(account, opening, self.config.card_expense_positive)
-                account_id = account["id"]
-                for row in rows:
-                    del row["_kind"]
-                    ledger.rows[row["id"]] = row
-                    self.tx_account[row["id"]] = account_id
-                self.accounts[account_id] = account
-                self.ledgers[account_id] = ledger
+        made, payments = {"BANK": [], "CREDIT": []}, []
+        for _ in range(max(0, int(credit_accounts))):
+            account = gen.card_account(item_id, item["createdAt"], int(card_bills))
+            rows, opening = gen.transactions(
+                account, transactions, history_days, pending, card_bills=int(card_bills)
+            )
+            payments += gen.card_payments(rows, account)
+            made["CREDIT"].append((account, rows, opening))
+        for n in range(max(0, int(bank_accounts))):
+            account = gen.bank_account(item_id, item["createdAt"])
+            # without a card in the item, a checking account's card-bill payments are its own
+            paying = None if not made["CREDIT"] else payments if n == 0 else []
+            rows, opening = gen.transactions(
+                account, transactions, history_days, pending, card_payments=paying
+            )
+            made["BANK"].append((account, rows, opening))
+        for account, rows, opening in made["BANK"] + made["CREDIT"]:
+            ledger = Ledger(account, opening, self.config.card_expense_positive)
+            account_id = account["id"]
+            for row in rows:
+                del row["_kind"]
+                ledger.rows[row["id"]] = row
+                self.tx_account[row["id"]] = account_id
+            self.accounts[account_id] = account
+            self.ledgers[account_id] = ledger
 
     def _next_sync(self) -> str:
         return iso_ms(datetime.now(timezone.utc) + timedelta(days=1))
