@@ -166,7 +166,14 @@ def test_balances_follow_the_transactions(api, bank, card):
         for r in card_rows
         if r["status"] == "POSTED"
     )
-    assert Decimal(str(api.get(f"/accounts/{card['id']}").json()["balance"])) == owed
+    # The bank books its bills' finance charges (IOF, interest) on the bills, and the card owes them too.
+    charges = sum(
+        Decimal(str(charge["amount"]))
+        for bill in api.get("/bills", params={"accountId": card["id"]}).json()["results"]
+        for charge in bill["financeCharges"]
+    )
+    assert charges > 0
+    assert Decimal(str(api.get(f"/accounts/{card['id']}").json()["balance"])) == owed + charges
 
 
 # ----------------------------------------------------------------------------------------- bills

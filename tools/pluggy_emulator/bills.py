@@ -127,6 +127,28 @@ class BillsMixin:
                         return bill
         raise not_found("BILL")
 
+    def refresh_balance(self, account_id: str) -> dict:
+        """The account with its balance as the bank gives it: a card owes its rows and the finance charges of
+        its bills, which the bank books on the bill rather than as rows."""
+        account = self.accounts[account_id]
+        ledger = self.ledgers[account_id]
+        ledger.sorted_rows()
+        if account["type"] == "CREDIT":
+            charges = sum(
+                (
+                    charge["amount"]
+                    for bill in self.card_bills(account_id)
+                    for charge in bill["financeCharges"]
+                ),
+                ZERO,
+            )
+            owed = ledger.owed + charges
+            account["balance"] = owed
+            credit = account["creditData"]
+            credit["availableCreditLimit"] = max(ZERO, credit["creditLimit"] - max(owed, ZERO))
+            credit["minimumPayment"] = (max(owed, ZERO) * Decimal("0.15")).quantize(CENT)
+        return account
+
     def card_bills(self, account_id: str) -> list[dict]:
         account = self.accounts[account_id]
         if account["type"] != "CREDIT":

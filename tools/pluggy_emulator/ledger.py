@@ -91,11 +91,8 @@ class Ledger:
             account["balance"] = running.quantize(CENT)
             account["bankData"]["closingBalance"] = (running + pending_total).quantize(CENT)
         else:
-            owed = owed.quantize(CENT)
-            account["balance"] = owed
-            credit = account["creditData"]
-            credit["availableCreditLimit"] = max(ZERO, credit["creditLimit"] - max(owed, ZERO))
-            credit["minimumPayment"] = (max(owed, ZERO) * Decimal("0.15")).quantize(CENT)
+            # What the card's rows owe; State adds its bills' finance charges (see BillsMixin.card_balance).
+            self.owed = owed.quantize(CENT)
         self._dirty = False
 
     def page(

@@ -247,10 +247,7 @@ class State(ConnectMixin, TransactionsMixin, BillsMixin, WebhooksMixin):
         return item
 
     def item_accounts(self, item_id) -> list[dict]:
-        result = [a for a in self.accounts.values() if a["itemId"] == item_id]
-        for account in result:
-            self.ledgers[account["id"]].sorted_rows()  # refresh derived balances
-        return result
+        return [self.refresh_balance(a["id"]) for a in self.accounts.values() if a["itemId"] == item_id]
 
     def patch_item(self, item_id, body: dict) -> dict:
         item = self.get_item(item_id)

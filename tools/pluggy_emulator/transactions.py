@@ -23,8 +23,7 @@ class TransactionsMixin:
     def account(self, account_id) -> dict:
         if account_id not in self.accounts:
             raise not_found("ACCOUNT")
-        self.ledgers[account_id].sorted_rows()
-        return self.accounts[account_id]
+        return self.refresh_balance(account_id)
 
     def transaction(self, tx_id) -> dict:
         account_id = self.tx_account.get(tx_id)
