@@ -227,11 +227,30 @@ def demo_state(url, db):
             ("is_reconciled", "=", False),
         ],
     )
+    matched = odoo.call(
+        "account.bank.statement.line",
+        "search_read",
+        [("journal_id", "in", journal_ids), ("pluggy_match_state", "!=", False)],
+        ["pluggy_match_state", "transaction_type", "is_reconciled"],
+    )
+    bills = odoo.call("pluggy.card.bill", "search_read", [], ["state"], order="due_date")
     return {
         "banks": [bank["name"] for bank in banks],
         "line_ids": sorted(line["id"] for line in lines),
         "invoices": len(invoices),
         "pix_paying_them": pix_paying_them,
+        "pix_reconciled_by_itself": sum(
+            line["pluggy_match_state"] == "reconciled"
+            and line["transaction_type"] == "PIX"
+            and line["is_reconciled"]
+            for line in matched
+        ),
+        "proposed": sum(line["pluggy_match_state"] == "proposed" for line in matched),
+        "transfers_reconciled": sum(
+            line["pluggy_match_state"] == "reconciled" and line["transaction_type"] != "PIX"
+            for line in matched
+        ),
+        "bills": [bill["state"] for bill in bills],
     }
 
 
@@ -256,6 +275,10 @@ def test_run_demo_serves_a_connected_bank_with_a_pix_to_reconcile_stops_on_ctrl_
         assert first["banks"] == ["Pluggy Bank"], "one connected demo bank"
         assert len(first["line_ids"]) > 20, "the demo bank's history is imported"
         assert first["invoices"] == 1 and first["pix_paying_them"], "an imported PIX pays an open invoice"
+        assert first["pix_reconciled_by_itself"] == 1, "the invoice its PIX quotes is reconciled by itself"
+        assert first["proposed"] >= 1, "the other invoice's PIX is proposed"
+        assert first["bills"] == ["paid", "paid", "open"], "the card has two closed bills and one open"
+        assert first["transfers_reconciled"] >= 4, "each paid bill's two payment lines, as a transfer"
 
         assert stop(demo, signal.SIGINT) == (False, False), "Ctrl-C stops the emulator and Odoo"
         assert demo.process.returncode == 130, demo.output
