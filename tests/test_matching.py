@@ -1,5 +1,7 @@
 """Which open item a bank line pays: identifiers normalised as banks print them, and the rules' decisions."""
 
+import re
+import unicodedata
 from decimal import Decimal
 
 import pytest
@@ -46,6 +48,33 @@ def test_references_compare_as_the_pix_payload_carries_them():
     words = matching.text_reference_keys("PIX RECEBIDO INV/2026/00003 obrigado")
     assert matching.reference_key("INV/2026/00003") in words
     assert matching.reference_key("INV/2026/0000") not in words
+
+
+def _odoo_pix_reference(reference):
+    """The reference as Odoo 18's PIX QR code sends it: odoo.tools.remove_accents (account_qr_code_emv), then
+    the characters l10n_br's res.partner.bank keeps."""
+    text = "".join(
+        char for char in unicodedata.normalize("NFKD", reference) if not unicodedata.combining(char)
+    )
+    return re.sub(r"[^a-zA-Z0-9*]", "", text)
+
+
+@pytest.mark.parametrize(
+    "reference", ["NFe TÉST 0001", "Nº 2026/42", "FAT-SÃO/2026/0042", "Cobrança 3ª 2026/7"]
+)
+def test_accented_references_compare_as_odoos_pix_qr_code_sends_them(reference):
+    assert matching.reference_key(reference) == matching.reference_key(_odoo_pix_reference(reference))
+    # What the database computes with translate() and the same table, for the candidates of a sync.
+    in_sql = re.sub(
+        "[^0-9A-Za-z]", "", reference.translate(str.maketrans(matching.ACCENTED, matching.UNACCENTED))
+    )
+    assert in_sql.upper() == matching.reference_key(reference)
+
+
+def test_accents_are_dropped_not_the_letters_they_sit_on():
+    assert matching.reference_key("NFe TÉST 0001") == "NFETEST0001"
+    assert matching.reference_key("Nº 2026/42") == "NO202642"
+    assert matching.reference_key("nfe tést 0001") == matching.reference_key("NFETEST0001")
 
 
 def test_documents_masked_by_open_finance_are_not_compared():

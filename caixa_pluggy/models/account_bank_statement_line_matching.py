@@ -171,7 +171,6 @@ class AccountBankStatementLine(models.Model):
         self.env["account.move"].flush_model(["name", "payment_reference", "ref", "pluggy_boleto_barcode"])
         self.env["account.move.line"].flush_model()
         self.env["res.partner"].flush_model(["commercial_partner_id"])
-        normalized = "upper(regexp_replace(coalesce(%s, ''), '[^0-9A-Za-z]', '', 'g'))"
         self.env.cr.execute(
             SQL(
                 """
@@ -198,9 +197,9 @@ class AccountBankStatementLine(models.Model):
                 company=company.id,
                 currency=currency.id,
                 types=_DOCUMENT_TYPES,
-                by_name=SQL(normalized, SQL.identifier("move", "name")),
-                by_payment_reference=SQL(normalized, SQL.identifier("move", "payment_reference")),
-                by_ref=SQL(normalized, SQL.identifier("move", "ref")),
+                by_name=_reference_key(SQL.identifier("move", "name")),
+                by_payment_reference=_reference_key(SQL.identifier("move", "payment_reference")),
+                by_ref=_reference_key(SQL.identifier("move", "ref")),
                 references=sorted(references),
                 barcodes=sorted(barcodes),
                 partners=sorted(partners),
@@ -318,6 +317,16 @@ class AccountBankStatementLine(models.Model):
         Mapping = self.env["pluggy.partner.mapping"].sudo()
         for line in self.filtered("pluggy_partner_vat"):
             Mapping._remember(line.company_id, line.pluggy_partner_vat, line.partner_id.commercial_partner_id)
+
+
+def _reference_key(column):
+    """matching.reference_key computed by the database, to compare in SQL with the keys of the bank lines."""
+    return SQL(
+        "upper(regexp_replace(translate(coalesce(%s, ''), %s, %s), '[^0-9A-Za-z]', '', 'g'))",
+        column,
+        matching.ACCENTED,
+        matching.UNACCENTED,
+    )
 
 
 def _decimal(amount, currency):

@@ -6,6 +6,7 @@ proposed one for the accountant.
 """
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -15,23 +16,47 @@ PARTNER_AMOUNT = "partner_amount"
 RULES = (PIX_REFERENCE, BOLETO, PARTNER_AMOUNT)
 
 _NOT_ALNUM = re.compile(r"[^0-9A-Z]")
+_NOT_ASCII_ALNUM = re.compile(r"[^0-9A-Za-z]")
 _DIGIT = re.compile(r"[0-9]")
 _NOT_DIGIT = re.compile(r"\D")
 # Shorter references ("12", "NF 3") name too many documents to be taken as proof of which one a payment pays.
 _MIN_REFERENCE_LENGTH = 6
 
 
-def reference_key(value):
-    """A payment reference as banks and the PIX payload carry it: letters and digits only, uppercased.
+def _ascii_alnum(text):
+    # What Odoo's PIX QR code keeps of a reference (l10n_br, with remove_accents before): "É" becomes "E",
+    # "º" becomes "o", and anything that is no ASCII letter or digit goes.
+    return _NOT_ASCII_ALNUM.sub("", unicodedata.normalize("NFKD", text))
 
-    Odoo's own PIX QR code strips everything but letters and digits from the invoice's payment reference
-    ("INV/2026/00003" travels as "INV202600003"), so both sides compare in that form. None when too short or
-    without a digit to identify a document.
+
+def reference_key(value):
+    """A payment reference as banks and the PIX payload carry it: accents off, letters and digits only,
+    uppercased.
+
+    Odoo's own PIX QR code strips accents and then everything but letters and digits from the invoice's
+    payment reference ("INV/2026/00003" travels as "INV202600003", "Nº 2026/42" as "No202642"), so both sides
+    compare in that form. None when too short or without a digit to identify a document.
     """
-    key = _NOT_ALNUM.sub("", str(value or "").upper())
+    key = _ascii_alnum(str(value or "")).upper()
     if len(key) < _MIN_REFERENCE_LENGTH or not _DIGIT.search(key):
         return None
     return key
+
+
+def _accent_table():
+    """The characters whose accent-free form is one ASCII letter or digit, and that form: the arguments of
+    SQL's translate() for the database to compute :func:`reference_key` as Python does (PostgreSQL's unaccent
+    is an extension Odoo does not enable). Letters that lose their accent as two letters ("ĳ") are not in it:
+    no Brazilian reference has them."""
+    pairs = [
+        (char, plain)
+        for char in map(chr, (*range(0x80, 0x250), *range(0x1E00, 0x1F00)))
+        if len(plain := _ascii_alnum(char)) == 1
+    ]
+    return "".join(char for char, _plain in pairs), "".join(plain for _char, plain in pairs)
+
+
+ACCENTED, UNACCENTED = _accent_table()
 
 
 def reference_keys(*values):

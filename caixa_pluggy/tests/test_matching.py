@@ -1,7 +1,10 @@
 """Imported lines matched with the invoices and bills they pay: PIX reference, boleto, partner + amount."""
 
+import re
+
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
+from odoo.tools import remove_accents
 
 from .common import PluggyCase
 from .test_sync import SyncMixin
@@ -21,6 +24,11 @@ def _pix(reference=None, *, payer=None, receiver=None, reason=None):
         "receiver": receiver,
         "boletoMetadata": None,
     }
+
+
+def _odoo_pix_txid(reference):
+    """The reference as Odoo's PIX QR code carries it (account_qr_code_emv and l10n_br's res.partner.bank)."""
+    return re.sub(r"[^a-zA-Z0-9*]", "", remove_accents(reference))
 
 
 def _person(name, document):
@@ -97,6 +105,21 @@ class TestMatching(SyncMixin, PluggyCase):
         self.sync()
         self.assertTrue(self.line_of(tx).is_reconciled)
         self.assertPaid(invoice)
+
+    def test_accented_references_are_found_as_odoos_pix_qr_code_sends_them(self):
+        numbered = self.invoice(150, payment_reference="Nº 2026/42")
+        service = self.invoice(90, payment_reference="NFe TÉST 0001")
+        self.assertEqual(_odoo_pix_txid(numbered.payment_reference), "No202642")
+        txs = [
+            self.pluggy.add_transaction(
+                self.bank, amount, payment_data=_pix(_odoo_pix_txid(move.payment_reference))
+            )
+            for move, amount in ((numbered, "150.00"), (service, "90.00"))
+        ]
+        self.sync()
+        for tx, move in zip(txs, (numbered, service), strict=True):
+            self.assertEqual(self.line_of(tx).pluggy_match_state, "reconciled")
+            self.assertPaid(move)
 
     def test_bill_paid_by_boleto_is_reconciled_by_its_barcode(self):
         vendor = self.env["res.partner"].create({"name": "Energia Elétrica S.A.", "is_company": True})
