@@ -84,6 +84,15 @@ def test_documents_masked_by_open_finance_are_not_compared():
     assert matching.cnpj_root("882.937.076-23") is None
 
 
+def test_a_vat_with_odoos_country_prefix_is_the_document_without_it():
+    # base_vat stores "BR12.345.678/0001-95" typed on a partner as "BR12345678000195".
+    assert matching.document_key("BR12345678000195") == "12345678000195"
+    assert matching.document_key("BR88293707623") == "88293707623"
+    assert matching.cnpj_root("BR12345678000276") == "12345678"
+    # An alphanumeric CNPJ may begin with BR: 14 characters with it, so nothing is taken off.
+    assert matching.document_key("BR.ABC.345/01DE-35") == "BRABC34501DE35"
+
+
 def test_pluggy_row_gives_its_pix_reference_message_and_boleto():
     row = {
         "description": "PIX RECEBIDO",

@@ -88,13 +88,20 @@ def boleto_barcode(value):
     return None
 
 
+# Odoo's base_vat keeps a VAT typed with its country prefix as such ("BR12345678000195"): before 11 or 14
+# characters, a leading BR is that prefix; an alphanumeric CNPJ that starts with BR is 14 characters with it.
+VAT_COUNTRY_PREFIX = r"^BR([0-9A-Z]{11}|[0-9A-Z]{14})$"
+_VAT_COUNTRY_PREFIX = re.compile(VAT_COUNTRY_PREFIX)
+
+
 def document_key(value):
-    """A CPF (11) or CNPJ (14 characters, letters allowed from 2026) as stored for comparison; None for a
-    masked document ("***.456.789-**", as Open Finance shows some CPFs) or anything else."""
+    """A CPF (11) or CNPJ (14 characters, letters allowed from 2026) as stored for comparison, without the
+    BR a partner's VAT may start with; None for a masked document ("***.456.789-**", as Open Finance shows
+    some CPFs) or anything else."""
     text = str(value or "").upper()
     if "*" in text:
         return None
-    key = _NOT_ALNUM.sub("", text)
+    key = _VAT_COUNTRY_PREFIX.sub(r"\1", _NOT_ALNUM.sub("", text))
     return key if len(key) in (11, 14) else None
 
 

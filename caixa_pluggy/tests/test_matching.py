@@ -247,6 +247,28 @@ class TestMatching(SyncMixin, PluggyCase):
         self.sync()
         self.assertEqual(self.line_of(tx).partner_id, self.customer)
 
+    def test_a_partner_whose_vat_has_the_country_prefix_is_found(self):
+        # As base_vat stores a VAT typed with its prefix ("BR11.222.333/0001-81").
+        company = self.env["res.partner"].create(
+            {"name": "Mercado Bom Preço Ltda", "vat": "BR11222333000181", "is_company": True}
+        )
+        person = self.env["res.partner"].create({"name": "Maria Souza", "vat": "BR07663097548"})
+        expected = [
+            (_person("MERCADO BOM PRECO", "11.222.333/0001-81"), company),
+            (_person("MARIA SOUZA", "076.630.975-48"), person),
+            # A branch, under the same CNPJ root as the prefixed VAT.
+            (_person("MERCADO BOM PRECO FILIAL", "11.222.333/0002-62"), company),
+        ]
+        txs = [
+            self.pluggy.add_transaction(
+                self.bank, "10.00", payment_data={"paymentMethod": "TED", "payer": payer}
+            )
+            for payer, _partner in expected
+        ]
+        self.sync()
+        for tx, (_payer, partner) in zip(txs, expected, strict=True):
+            self.assertEqual(self.line_of(tx).partner_id, partner)
+
     def test_two_partners_under_one_cnpj_root_are_not_guessed_between(self):
         self.env["res.partner"].create(
             {"name": "Padaria Filial 3", "vat": "12345678000357", "is_company": True}
