@@ -77,9 +77,20 @@ def test_accents_are_dropped_not_the_letters_they_sit_on():
     assert matching.reference_key("nfe tést 0001") == matching.reference_key("NFETEST0001")
 
 
-def test_documents_masked_by_open_finance_are_not_compared():
+@pytest.mark.parametrize(
+    "masked",
+    ["***.456.789-**", "xxx.456.789-xx", "XXX.456.789-XX", "XX.XXX.678/0001-95", "456789", "4567891"],
+)
+def test_documents_masked_by_open_finance_are_not_compared(masked):
+    assert matching.document_key(masked) is None
+    assert matching.cnpj_root(masked) is None
+
+
+def test_documents_are_compared_without_their_punctuation():
     assert matching.document_key("12.345.678/0001-95") == "12345678000195"
-    assert matching.document_key("***.456.789-**") is None
+    assert matching.document_key("882.937.076-23") == "88293707623"
+    # The Receita Federal's example of an alphanumeric CNPJ, issued from July 2026.
+    assert matching.document_key("12.ABC.345/01DE-35") == "12ABC34501DE35"
     assert matching.cnpj_root("12.345.678/0002-76") == "12345678"
     assert matching.cnpj_root("882.937.076-23") is None
 
@@ -90,7 +101,7 @@ def test_a_vat_with_odoos_country_prefix_is_the_document_without_it():
     assert matching.document_key("BR88293707623") == "88293707623"
     assert matching.cnpj_root("BR12345678000276") == "12345678"
     # An alphanumeric CNPJ may begin with BR: 14 characters with it, so nothing is taken off.
-    assert matching.document_key("BR.ABC.345/01DE-35") == "BRABC34501DE35"
+    assert matching.document_key("BR.ABC.345/01DE-02") == "BRABC34501DE02"
 
 
 def test_pluggy_row_gives_its_pix_reference_message_and_boleto():

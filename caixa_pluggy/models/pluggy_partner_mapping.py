@@ -1,7 +1,7 @@
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-from ..pluggy.matching import VAT_COUNTRY_PREFIX, cnpj_root
+from ..pluggy.matching import VAT_COUNTRY_PREFIX, cnpj_root, document_key
 
 # A partner's VAT as matching.document_key reads a document: punctuation and a country prefix off.
 _PARTNER_DOCUMENT = SQL(
@@ -28,7 +28,12 @@ class PluggyPartnerMapping(models.Model):
 
     @api.model
     def _remember(self, company, document, partner):
-        """Give ``document`` this partner from now on, in ``company``; the last choice wins."""
+        """Give ``document`` this partner from now on, in ``company``; the last choice wins. A masked or short
+        document (kept by lines imported before those were told apart) is not remembered: it would give its
+        partner to every payer it masks."""
+        document = document_key(document)
+        if not document:
+            return
         mapping = self.search([("company_id", "=", company.id), ("document", "=", document)], limit=1)
         if mapping:
             mapping.partner_id = partner
@@ -40,7 +45,7 @@ class PluggyPartnerMapping(models.Model):
         """The partner of each counterpart document, {document: partner id}: the accountant's choice for it,
         else the company's partner with that CPF/CNPJ (punctuation ignored), else the one partner of the
         company under the same CNPJ root (a branch of a known company). Never a guess between two."""
-        documents = set(documents) - {None, ""}
+        documents = set(filter(document_key, documents))
         if not documents:
             return {}
         mappings = self.sudo().search([("company_id", "=", company.id), ("document", "in", list(documents))])

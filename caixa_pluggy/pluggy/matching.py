@@ -94,15 +94,36 @@ VAT_COUNTRY_PREFIX = r"^BR([0-9A-Z]{11}|[0-9A-Z]{14})$"
 _VAT_COUNTRY_PREFIX = re.compile(VAT_COUNTRY_PREFIX)
 
 
+_CPF = re.compile(r"[0-9]{11}")
+_CNPJ = re.compile(r"[0-9A-Z]{12}[0-9]{2}")
+_LETTER = re.compile(r"[A-Z]")
+
+
 def document_key(value):
-    """A CPF (11) or CNPJ (14 characters, letters allowed from 2026) as stored for comparison, without the
-    BR a partner's VAT may start with; None for a masked document ("***.456.789-**", as Open Finance shows
-    some CPFs) or anything else."""
+    """A CPF (11 digits) or CNPJ (14 characters, letters allowed in the first 12 from 2026) as stored for
+    comparison, without the BR a partner's VAT may start with; None for a masked document
+    ("***.456.789-**", "xxx.456.789-xx", as Open Finance shows some), a short one or anything else."""
     text = str(value or "").upper()
     if "*" in text:
         return None
     key = _VAT_COUNTRY_PREFIX.sub(r"\1", _NOT_ALNUM.sub("", text))
-    return key if len(key) in (11, 14) else None
+    if _CPF.fullmatch(key):
+        return key
+    if not _CNPJ.fullmatch(key):
+        return None
+    # Letters are also how banks mask digits ("XX.XXX.678/0001-95"): an alphanumeric CNPJ is one only if its
+    # check digits say so. Numeric ones are taken as the bank sends them.
+    return key if not _LETTER.search(key) or _cnpj_check_digits(key[:12]) == key[12:] else None
+
+
+def _cnpj_check_digits(base):
+    """The two check digits of a CNPJ's first 12 characters, by the Receita Federal's rule for alphanumeric
+    CNPJs (a character counts as its ASCII code minus 48: digits as themselves, "A" as 17)."""
+    digits = base
+    for weights in ((5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2), (6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2)):
+        remainder = sum((ord(char) - 48) * weight for char, weight in zip(digits, weights, strict=True)) % 11
+        digits += str(0 if remainder < 2 else 11 - remainder)
+    return digits[12:]
 
 
 def cnpj_root(document):

@@ -295,6 +295,31 @@ class TestMatching(SyncMixin, PluggyCase):
         self.sync()
         self.assertEqual(self.line_of(second).partner_id, self.partner_a)
 
+    def test_a_masked_document_names_nobody_and_is_not_remembered(self):
+        # Open Finance masks some payers' CPFs: the same mask stands for many people.
+        first = self.pluggy.add_transaction(
+            self.bank,
+            "20.00",
+            payment_data={"paymentMethod": "PIX", "payer": _person("JOAO", "***.456.789-**")},
+        )
+        before = self.pluggy.add_transaction(self.bank, "21.00", payment_data={"paymentMethod": "PIX"})
+        self.sync()
+        line, legacy = self.line_of(first), self.line_of(before)
+        self.assertFalse(line.pluggy_partner_vat)
+        line.partner_id = self.partner_a
+        # A line imported before masked documents were told apart kept their digits.
+        legacy.with_context(pluggy_importing=True).write({"pluggy_partner_vat": "456789"})
+        legacy.partner_id = self.partner_a
+        self.assertEqual((line | legacy).partner_id, self.partner_a)
+        self.assertFalse(self.env["pluggy.partner.mapping"].search([("company_id", "=", self.company.id)]))
+        second = self.pluggy.add_transaction(
+            self.bank,
+            "25.00",
+            payment_data={"paymentMethod": "PIX", "payer": _person("MARIA", "xxx.456.789-xx")},
+        )
+        self.sync()
+        self.assertFalse(self.line_of(second).partner_id)
+
     def test_payment_before_its_invoice_is_matched_by_find_matches(self):
         tx = self.pluggy.add_transaction(self.bank, "75.00", payment_data=_pix("LATE2026000001"))
         self.sync()
