@@ -8,7 +8,7 @@ import pytest
 
 from caixa_pluggy.pluggy import matching
 from caixa_pluggy.pluggy.mapping import payment_identifiers
-from caixa_pluggy.pluggy.matching import BankLine, OpenItem, Rule, find_match
+from caixa_pluggy.pluggy.matching import BankLine, OpenItem, Rule, find_match, match_batch
 
 # FEBRABAN's layout example: the same bank boleto as barcode and as the digitable line a payer types.
 BARCODE = "00193373700000001000500940144816060680935031"
@@ -205,3 +205,28 @@ def test_a_rule_not_set_to_auto_validate_proposes_an_exact_identifier_match():
     line = BankLine(amount=Decimal("150.00"), rail="PIX", references=matching.reference_keys("INV202600003"))
     match = find_match(line, [_invoice(1, "150.00")], (Rule(matching.PIX_REFERENCE, auto=False),))
     assert match.item_ids == (1,) and not match.auto
+
+
+def test_a_guess_earlier_in_the_batch_does_not_take_the_invoice_a_later_pix_names():
+    invoice = _invoice(1, "150.00", partner_id=3)
+    ted = BankLine(amount=Decimal("150.00"), partner_id=3, rail="TED")
+    pix = BankLine(amount=Decimal("150.00"), partner_id=3, rail="PIX", references=invoice.references)
+    ted_match, pix_match = match_batch([ted, pix], [invoice], ALL_RULES)
+    assert pix_match.item_ids == (1,) and pix_match.auto
+    assert ted_match is None
+
+
+def test_an_identifier_proposal_does_not_take_the_invoice_an_exact_pix_pays():
+    invoice = _invoice(1, "150.00")
+    short = BankLine(amount=Decimal("149.90"), rail="PIX", references=invoice.references)
+    exact = BankLine(amount=Decimal("150.00"), rail="PIX", references=invoice.references)
+    assert match_batch([short, exact], [invoice], ALL_RULES) == [
+        None,
+        find_match(exact, [invoice], ALL_RULES),
+    ]
+    # Alone, the short one is still proposed; and what is left goes to partner + amount.
+    other = _invoice(2, "42.00", "INV/2026/00042", partner_id=3)
+    ted = BankLine(amount=Decimal("42.00"), partner_id=3, rail="TED")
+    short_match, ted_match = match_batch([short, ted], [invoice, other], ALL_RULES)
+    assert short_match.item_ids == (1,) and not short_match.auto
+    assert ted_match.item_ids == (2,) and ted_match.rule.kind == matching.PARTNER_AMOUNT

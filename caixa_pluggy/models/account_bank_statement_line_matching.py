@@ -136,16 +136,17 @@ class AccountBankStatementLine(models.Model):
             rules = self.env["account.reconcile.model"]._pluggy_rules(company)
             if not rules:
                 continue
-            bank_lines = {line: line._pluggy_bank_line() for line in group}
-            items = self._pluggy_open_items(company, currency, bank_lines.values())
+            bank_lines = [line._pluggy_bank_line() for line in group]
+            items = self._pluggy_open_items(company, currency, bank_lines)
             models_by_id = {model.id: model for model, _rule in rules}
-            used, matches = set(), []
-            for line, bank_line in bank_lines.items():
-                match = matching.find_match(bank_line, items, [rule for _model, rule in rules], used)
-                if match:
-                    used.update(match.item_ids)
-                    matches.append((line, match, models_by_id[match.rule.model_id]))
-            self._pluggy_apply_matches(matches)
+            found = matching.match_batch(bank_lines, items, [rule for _model, rule in rules])
+            self._pluggy_apply_matches(
+                [
+                    (line, match, models_by_id[match.rule.model_id])
+                    for line, match in zip(group, found, strict=True)
+                    if match
+                ]
+            )
 
     def _pluggy_bank_line(self):
         self.ensure_one()

@@ -193,6 +193,28 @@ def find_match(line, items, rules, used=frozenset()):
     return None
 
 
+def match_batch(lines, items, rules):
+    """:func:`find_match` for each of ``lines`` (None where nothing fits), no item given to two lines.
+
+    Whatever the order of the lines: the exact identifier matches, that reconcile, take their items first,
+    then the other identifier matches, then partner + amount on what is left; so that a guess on one line
+    never keeps the next line from the document it names.
+    """
+    identifier_rules = [rule for rule in rules if rule.kind != PARTNER_AMOUNT]
+    partner_rules = [rule for rule in rules if rule.kind == PARTNER_AMOUNT]
+    passes = ((identifier_rules, True), (identifier_rules, False), (partner_rules, False))
+    matches, used = [None] * len(lines), set()
+    for pass_rules, auto_only in passes:
+        for index, line in enumerate(lines):
+            if matches[index] or not pass_rules:
+                continue
+            match = find_match(line, items, pass_rules, used)
+            if match and (match.auto or not auto_only):
+                matches[index] = match
+                used.update(match.item_ids)
+    return matches
+
+
 def _same_side(line, item):
     return (line.amount > 0) == (item.residual > 0)
 

@@ -1,6 +1,7 @@
 """Imported lines matched with the invoices and bills they pay: PIX reference, boleto, partner + amount."""
 
 import re
+from datetime import date, timedelta
 
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
@@ -165,6 +166,23 @@ class TestMatching(SyncMixin, PluggyCase):
         line.action_pluggy_accept_proposal()
         self.assertTrue(line.is_reconciled)
         self.assertPaid(invoice)
+
+    def test_a_proposal_earlier_in_the_sync_leaves_the_invoice_to_the_pix_that_names_it(self):
+        invoice = self.invoice(150)
+        yesterday = date.today() - timedelta(days=1)
+        ted = self.pluggy.add_transaction(
+            self.bank,
+            "150.00",
+            on=yesterday,
+            payment_data={"paymentMethod": "TED", "payer": _person("PADARIA PAO QUENTE", "12345678000195")},
+        )
+        pix = self.pluggy.add_transaction(
+            self.bank, "150.00", payment_data=_pix(invoice.payment_reference.replace("/", ""))
+        )
+        self.sync()
+        self.assertTrue(self.line_of(pix).is_reconciled)
+        self.assertPaid(invoice)
+        self.assertFalse(self.line_of(ted).pluggy_match_state)
 
     def test_pix_reference_with_another_amount_is_proposed(self):
         invoice = self.invoice(150)
