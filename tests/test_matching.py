@@ -230,3 +230,46 @@ def test_an_identifier_proposal_does_not_take_the_invoice_an_exact_pix_pays():
     short_match, ted_match = match_batch([short, ted], [invoice, other], ALL_RULES)
     assert short_match.item_ids == (1,) and not short_match.auto
     assert ted_match.item_ids == (2,) and ted_match.rule.kind == matching.PARTNER_AMOUNT
+
+
+def _instalments(*residuals, move_id=9, reference="INV/2026/00009"):
+    """One invoice's open receivable lines, earliest due first, as payment terms 30/60/90 make them."""
+    return [
+        OpenItem(
+            id=move_id * 10 + number,
+            residual=Decimal(residual),
+            move_id=move_id,
+            references=matching.reference_keys(reference),
+            label=reference,
+        )
+        for number, residual in enumerate(residuals, 1)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("residuals", "amount", "paid", "auto"),
+    [
+        (("100.00", "100.00", "100.00"), "100.00", (91,), True),  # one instalment: the earliest due
+        (("100.00", "100.00", "100.00"), "300.00", (91, 92, 93), True),  # the whole invoice
+        (("100.01", "99.99", "100.00"), "99.99", (92,), True),  # the one of its amount, when they differ
+        (("100.00", "100.00", "100.00"), "150.00", (91,), False),  # anything else is the accountant's call
+    ],
+)
+def test_pix_paying_an_invoice_in_instalments(residuals, amount, paid, auto):
+    items = _instalments(*residuals)
+    line = BankLine(amount=Decimal(amount), rail="PIX", references=items[0].references)
+    match = find_match(line, items, ALL_RULES)
+    assert match.item_ids == paid
+    assert match.auto is auto
+
+
+def test_the_next_instalment_goes_to_the_next_pix_of_the_batch():
+    items = _instalments("100.00", "100.00", "100.00")
+    pix = BankLine(amount=Decimal("100.00"), rail="PIX", references=items[0].references)
+    assert [match.item_ids for match in match_batch([pix, pix], items, ALL_RULES)] == [(91,), (92,)]
+
+
+def test_instalments_of_two_invoices_with_one_reference_are_not_guessed_between():
+    items = _instalments("100.00", "100.00") + _instalments("100.00", move_id=8, reference="INV/2026/00009")
+    line = BankLine(amount=Decimal("100.00"), rail="PIX", references=items[0].references)
+    assert find_match(line, items, ALL_RULES) is None

@@ -175,7 +175,7 @@ class AccountBankStatementLine(models.Model):
         self.env.cr.execute(
             SQL(
                 """
-                SELECT item.id, partner.commercial_partner_id, item.amount_residual_currency,
+                SELECT item.id, item.move_id, partner.commercial_partner_id, item.amount_residual_currency,
                        move.name, move.payment_reference, move.ref, move.pluggy_boleto_barcode
                   FROM account_move_line item
                   JOIN account_move move ON move.id = item.move_id
@@ -207,16 +207,18 @@ class AccountBankStatementLine(models.Model):
                 amounts=[str(amount) for amount in amounts],
             )
         )
+        rows = self.env.cr.fetchall()
         return [
             matching.OpenItem(
                 id=item_id,
                 residual=_decimal(residual, currency),
+                move_id=move_id,
                 partner_id=partner_id,
                 references=matching.reference_keys(name, payment_reference, ref),
                 boleto=barcode,
                 label=name,
             )
-            for item_id, partner_id, residual, name, payment_reference, ref, barcode in self.env.cr.fetchall()
+            for (item_id, move_id, partner_id, residual, name, payment_reference, ref, barcode) in rows
         ]
 
     @api.model

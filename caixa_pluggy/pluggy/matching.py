@@ -147,10 +147,12 @@ class BankLine:
 
 @dataclass(frozen=True)
 class OpenItem:
-    """An open receivable (``residual`` > 0) or payable (< 0) journal item, in the line's currency."""
+    """An open receivable (``residual`` > 0) or payable (< 0) journal item, in the line's currency; the
+    instalments of one invoice are items of one ``move_id``."""
 
     id: int
     residual: Decimal
+    move_id: int = None
     partner_id: int = None
     references: frozenset = frozenset()
     boleto: str = None
@@ -220,18 +222,29 @@ def _same_side(line, item):
 
 
 def _by_identifier(line, candidates, rule, identifier):
-    if len(candidates) != 1:
+    if len({item.move_id or ("item", item.id) for item in candidates}) != 1:
         # Two open documents carrying the same identifier: which one was paid is the accountant's call.
         return None
-    item = candidates[0]
-    exact = item.residual == line.amount
+    paid, exact = _instalments_paid(line, candidates)
     return Match(
         rule=rule,
-        item_ids=(item.id,),
+        item_ids=tuple(item.id for item in paid),
         auto=rule.auto and exact and not line.pending,
         identifier=identifier,
-        labels=(item.label,),
+        labels=tuple(item.label for item in paid),
     )
+
+
+def _instalments_paid(line, instalments):
+    """Which open instalments of one document (payment terms 30/60/90: one item each, earliest due first) a
+    payment pays, and whether exactly: the earliest one of its amount, or all of them for their total;
+    otherwise the earliest due, proposed."""
+    of_its_amount = [item for item in instalments if item.residual == line.amount]
+    if of_its_amount:
+        return of_its_amount[:1], True
+    if sum(item.residual for item in instalments) == line.amount:
+        return instalments, True
+    return instalments[:1], False
 
 
 def _pix_reference(line, items, rule):

@@ -3,6 +3,7 @@
 import re
 from datetime import date, timedelta
 
+from odoo import fields
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 from odoo.tools import remove_accents
@@ -121,6 +122,40 @@ class TestMatching(SyncMixin, PluggyCase):
         for tx, move in zip(txs, (numbered, service), strict=True):
             self.assertEqual(self.line_of(tx).pluggy_match_state, "reconciled")
             self.assertPaid(move)
+
+    def test_invoice_in_instalments_is_paid_instalment_by_instalment_or_at_once(self):
+        terms = self.env["account.payment.term"].create(
+            {
+                "name": "30/60/90",
+                "line_ids": [
+                    fields.Command.create({"value": "percent", "value_amount": share, "nb_days": days})
+                    for share, days in ((33.33, 30), (33.33, 60), (33.34, 90))
+                ],
+            }
+        )
+        by_instalments = self.invoice(300, invoice_payment_term_id=terms.id)
+        at_once = self.invoice(300, invoice_payment_term_id=terms.id)
+        receivable = by_instalments.line_ids.filtered(lambda item: item.display_type == "payment_term")
+        receivable = receivable.sorted("date_maturity")
+        self.assertEqual(receivable.mapped("amount_residual"), [99.99, 99.99, 100.02])
+
+        def pix(invoice, amount):
+            return self.pluggy.add_transaction(
+                self.bank, amount, payment_data=_pix(invoice.payment_reference)
+            )
+
+        first, whole = pix(by_instalments, "99.99"), pix(at_once, "300.00")
+        self.sync()
+        self.assertEqual(self.line_of(first).pluggy_match_state, "reconciled")
+        self.assertEqual(by_instalments.payment_state, "partial")
+        self.assertEqual(receivable.filtered("reconciled"), receivable[0])
+        self.assertEqual(self.line_of(whole).pluggy_match_state, "reconciled")
+        self.assertPaid(at_once)
+        # The next instalment, paid a month later.
+        second = pix(by_instalments, "99.99")
+        self.sync()
+        self.assertTrue(self.line_of(second).is_reconciled)
+        self.assertEqual(receivable.filtered("reconciled"), receivable[:2])
 
     def test_bill_paid_by_boleto_is_reconciled_by_its_barcode(self):
         vendor = self.env["res.partner"].create({"name": "Energia Elétrica S.A.", "is_company": True})
