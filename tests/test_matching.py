@@ -273,3 +273,12 @@ def test_instalments_of_two_invoices_with_one_reference_are_not_guessed_between(
     items = _instalments("100.00", "100.00") + _instalments("100.00", move_id=8, reference="INV/2026/00009")
     line = BankLine(amount=Decimal("100.00"), rail="PIX", references=items[0].references)
     assert find_match(line, items, ALL_RULES) is None
+
+
+def test_a_line_whose_reconciliation_was_undone_is_only_proposed_its_match():
+    line = BankLine(
+        amount=Decimal("150.00"), rail="PIX", references=matching.reference_keys("INV202600003"), undone=True
+    )
+    match = find_match(line, [_invoice(1, "150.00")], ALL_RULES)
+    assert match.item_ids == (1,) and not match.auto
+    assert match_batch([line], [_invoice(1, "150.00")], ALL_RULES) == [match]

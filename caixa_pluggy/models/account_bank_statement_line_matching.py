@@ -31,6 +31,12 @@ class AccountBankStatementLine(models.Model):
     pluggy_match_model_id = fields.Many2one(
         "account.reconcile.model", string="Matched By", readonly=True, copy=False, ondelete="set null"
     )
+    pluggy_match_undone = fields.Boolean(
+        string="Reconciliation Undone",
+        readonly=True,
+        copy=False,
+        help="An automatic reconciliation of this line was undone: its matches are only proposed.",
+    )
     pluggy_proposal_line_ids = fields.Many2many(
         "account.move.line",
         "account_bank_statement_line_pluggy_proposal_rel",
@@ -148,12 +154,23 @@ class AccountBankStatementLine(models.Model):
                 ]
             )
 
+    def _pluggy_match_undone(self):
+        self.write(
+            {
+                "pluggy_match_state": False,
+                "pluggy_match_note": False,
+                "pluggy_match_model_id": False,
+                "pluggy_match_undone": True,
+            }
+        )
+
     def _pluggy_bank_line(self):
         self.ensure_one()
         return matching.BankLine(
             amount=_decimal(self.amount, self.currency_id),
             partner_id=self.partner_id.commercial_partner_id.id or None,
             pending=self.pluggy_pending,
+            undone=self.pluggy_match_undone,
             **payment_identifiers(self.transaction_details),
         )
 
@@ -259,6 +276,8 @@ class AccountBankStatementLine(models.Model):
         )
         if not match.auto and not model.auto_reconcile:
             return reason
+        if not match.auto and self.pluggy_match_undone:
+            return _("%(reason)s Proposed only: its automatic reconciliation was undone.", reason=reason)
         if not match.auto and self.pluggy_pending:
             return _("%(reason)s Proposed only: the bank has not posted the line yet.", reason=reason)
         if not match.auto:

@@ -134,7 +134,8 @@ def cnpj_root(document):
 
 @dataclass(frozen=True)
 class BankLine:
-    """What matching reads of a statement line. ``amount`` is signed (positive = money in)."""
+    """What matching reads of a statement line. ``amount`` is signed (positive = money in); ``undone``: an
+    accountant undid an automatic reconciliation of it."""
 
     amount: Decimal
     partner_id: int = None
@@ -143,6 +144,7 @@ class BankLine:
     text_references: frozenset = frozenset()
     boleto: str = None
     pending: bool = False
+    undone: bool = False
 
 
 @dataclass(frozen=True)
@@ -183,9 +185,10 @@ class Match:
 def find_match(line, items, rules, used=frozenset()):
     """The first rule, in order, that finds what ``line`` pays among ``items`` (``used`` ids excluded).
 
-    An identifier rule finds exactly one item or nothing: it reconciles when that item's residual is the
-    line's amount, the rule says so and the bank has posted the line; otherwise it proposes. A partner +
-    amount match is always a proposal: the oldest open item of the line's partner for exactly its amount.
+    An identifier rule finds one document or nothing: it reconciles when the document's residual (or an
+    instalment's) is the line's amount, the rule says so, the bank has posted the line and no accountant
+    undid an automatic reconciliation of it; otherwise it proposes. A partner + amount match is always a
+    proposal: the oldest open item of the line's partner for exactly its amount.
     """
     open_items = [item for item in items if item.id not in used and item.residual and _same_side(line, item)]
     for rule in rules:
@@ -229,7 +232,7 @@ def _by_identifier(line, candidates, rule, identifier):
     return Match(
         rule=rule,
         item_ids=tuple(item.id for item in paid),
-        auto=rule.auto and exact and not line.pending,
+        auto=rule.auto and exact and not line.pending and not line.undone,
         identifier=identifier,
         labels=tuple(item.label for item in paid),
     )

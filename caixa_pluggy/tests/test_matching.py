@@ -260,6 +260,37 @@ class TestMatching(SyncMixin, PluggyCase):
         self.assertFalse(self.line_of(again).is_reconciled)
         self.assertFalse(self.line_of(again).pluggy_match_state)
 
+    def test_an_undone_automatic_reconciliation_is_not_redone_behind_the_accountants_back(self):
+        invoice = self.invoice(150)
+        tx = self.pluggy.add_transaction(self.bank, "150.00", payment_data=_pix(invoice.payment_reference))
+        self.sync()
+        line = self.line_of(tx)
+        self.assertEqual(line.pluggy_match_state, "reconciled")
+        line.action_undo_reconciliation()
+        self.assertFalse(line.is_reconciled)
+        self.assertFalse(line.pluggy_match_state)
+        reconciled_by_itself = [("pluggy_match_state", "=", "reconciled"), ("id", "=", line.id)]
+        self.assertFalse(self.env["account.bank.statement.line"].search(reconciled_by_itself))
+        self.pluggy.edit_transaction(tx, description="PIX RECEBIDO")
+        self.sync()
+        line.action_pluggy_find_matches()
+        self.assertFalse(line.is_reconciled)
+        self.assertEqual(invoice.payment_state, "not_paid")
+        self.assertEqual(line.pluggy_match_state, "proposed")
+        self.assertIn("undone", line.pluggy_match_note)
+        line.action_pluggy_accept_proposal()
+        self.assertPaid(invoice)
+
+    def test_an_invoice_reset_to_draft_no_longer_shows_its_line_reconciled_by_itself(self):
+        invoice = self.invoice(150)
+        tx = self.pluggy.add_transaction(self.bank, "150.00", payment_data=_pix(invoice.payment_reference))
+        self.sync()
+        invoice.button_draft()
+        # Odoo leaves the line's counterpart on the receivable account: the line itself pays no invoice now.
+        self.assertEqual(invoice.payment_state, "not_paid")
+        self.assertFalse(self.line_of(tx).pluggy_match_state)
+        self.assertTrue(self.line_of(tx).pluggy_match_undone)
+
     def test_nothing_is_matched_across_companies(self):
         other_company = self.setup_other_company(name="Outra Empresa Ltda")["company"]
         foreign_invoice = self.invoice(150, company=other_company)
