@@ -198,7 +198,7 @@ class AccountBankStatementLine(models.Model):
                   JOIN account_move move ON move.id = item.move_id
                   JOIN account_account account ON account.id = item.account_id
              LEFT JOIN res_partner partner ON partner.id = item.partner_id
-                 WHERE item.company_id = %(company)s
+                 WHERE item.company_id = ANY(%(companies)s)
                    AND item.currency_id = %(currency)s
                    AND item.parent_state = 'posted'
                    AND NOT item.reconciled
@@ -212,7 +212,9 @@ class AccountBankStatementLine(models.Model):
                             AND item.amount_residual_currency = ANY(%(amounts)s::numeric[])))
               ORDER BY coalesce(item.date_maturity, item.date), item.id
                 """,
-                company=company.id,
+                # As Odoo's own matching: the items of the whole company tree, a branch's invoices paid into
+                # the head office's bank account included (Odoo reconciles within one root company).
+                companies=self.env["res.company"].search([("id", "child_of", company.root_id.id)]).ids,
                 currency=currency.id,
                 types=_DOCUMENT_TYPES,
                 by_name=_reference_key(SQL.identifier("move", "name")),

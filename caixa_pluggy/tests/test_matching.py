@@ -303,6 +303,18 @@ class TestMatching(SyncMixin, PluggyCase):
         self.assertFalse(line.pluggy_match_state)
         self.assertEqual(foreign_invoice.payment_state, "not_paid")
 
+    def test_a_branchs_invoice_paid_into_the_head_offices_bank_is_reconciled(self):
+        self.company.write({"child_ids": [fields.Command.create({"name": "Filial Campinas"})]})
+        self.cr.precommit.run()  # the branch's chart of accounts, as Odoo's own branch tests load it
+        branch_invoice = self.invoice(150, company=self.company.child_ids)
+        self.assertEqual(branch_invoice.company_id.parent_id, self.company)
+        tx = self.pluggy.add_transaction(
+            self.bank, "150.00", payment_data=_pix(branch_invoice.payment_reference.replace("/", ""))
+        )
+        self.sync()
+        self.assertTrue(self.line_of(tx).is_reconciled)
+        self.assertPaid(branch_invoice)
+
     def test_each_company_gets_the_models_and_can_switch_them_off(self):
         company = self.setup_other_company(name="Empresa Nova Ltda")["company"]
         models = self.env["account.reconcile.model"].search([("company_id", "=", company.id)])
