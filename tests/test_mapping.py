@@ -380,6 +380,14 @@ def test_alphanumeric_cnpj_keeps_its_letters():
     assert _bank(tx)["pluggy_partner_vat"] == "12ABC34501DE35"
 
 
+@pytest.mark.parametrize("masked", ["***.456.789-**", "xxx.456.789-xx", "XXX.456.789-XX", "456.789"])
+def test_a_masked_or_short_document_is_no_document(masked):
+    # Open Finance hides part of some CPFs: what is left names nobody and must find no partner.
+    tx = _pix_credit()
+    tx["paymentData"]["payer"]["documentNumber"] = {"type": "CPF", "value": masked}
+    assert _bank(tx)["pluggy_partner_vat"] is None
+
+
 def test_missing_nested_objects_are_tolerated():
     tx = _pix_debit()
     tx["paymentData"]["receiver"] = {"name": "SEM DOCUMENTO", "documentNumber": None}

@@ -16,6 +16,7 @@ from . import account_journal
 from . import account_bank_statement_line
 from . import account_bank_statement_line_matching
 from . import account_move
+from . import account_partial_reconcile
 from . import account_reconcile_model
 from . import account_chart_template
 from . import pluggy_partner_mapping

@@ -31,6 +31,12 @@ class AccountBankStatementLine(models.Model):
     pluggy_match_model_id = fields.Many2one(
         "account.reconcile.model", string="Matched By", readonly=True, copy=False, ondelete="set null"
     )
+    pluggy_match_undone = fields.Boolean(
+        string="Reconciliation Undone",
+        readonly=True,
+        copy=False,
+        help="An automatic reconciliation of this line was undone: its matches are only proposed.",
+    )
     pluggy_proposal_line_ids = fields.Many2many(
         "account.move.line",
         "account_bank_statement_line_pluggy_proposal_rel",
@@ -139,16 +145,27 @@ class AccountBankStatementLine(models.Model):
             rules = self.env["account.reconcile.model"]._pluggy_rules(company)
             if not rules:
                 continue
-            bank_lines = {line: line._pluggy_bank_line() for line in group}
-            items = self._pluggy_open_items(company, currency, bank_lines.values())
+            bank_lines = [line._pluggy_bank_line() for line in group]
+            items = self._pluggy_open_items(company, currency, bank_lines)
             models_by_id = {model.id: model for model, _rule in rules}
-            used, matches = set(), []
-            for line, bank_line in bank_lines.items():
-                match = matching.find_match(bank_line, items, [rule for _model, rule in rules], used)
-                if match:
-                    used.update(match.item_ids)
-                    matches.append((line, match, models_by_id[match.rule.model_id]))
-            self._pluggy_apply_matches(matches)
+            found = matching.match_batch(bank_lines, items, [rule for _model, rule in rules])
+            self._pluggy_apply_matches(
+                [
+                    (line, match, models_by_id[match.rule.model_id])
+                    for line, match in zip(group, found, strict=True)
+                    if match
+                ]
+            )
+
+    def _pluggy_match_undone(self):
+        self.write(
+            {
+                "pluggy_match_state": False,
+                "pluggy_match_note": False,
+                "pluggy_match_model_id": False,
+                "pluggy_match_undone": True,
+            }
+        )
 
     def _pluggy_bank_line(self):
         self.ensure_one()
@@ -156,6 +173,7 @@ class AccountBankStatementLine(models.Model):
             amount=_decimal(self.amount, self.currency_id),
             partner_id=self.partner_id.commercial_partner_id.id or None,
             pending=self.pluggy_pending,
+            undone=self.pluggy_match_undone,
             **payment_identifiers(self.transaction_details),
         )
 
@@ -174,17 +192,16 @@ class AccountBankStatementLine(models.Model):
         self.env["account.move"].flush_model(["name", "payment_reference", "ref", "pluggy_boleto_barcode"])
         self.env["account.move.line"].flush_model()
         self.env["res.partner"].flush_model(["commercial_partner_id"])
-        normalized = "upper(regexp_replace(coalesce(%s, ''), '[^0-9A-Za-z]', '', 'g'))"
         self.env.cr.execute(
             SQL(
                 """
-                SELECT item.id, partner.commercial_partner_id, item.amount_residual_currency,
+                SELECT item.id, item.move_id, partner.commercial_partner_id, item.amount_residual_currency,
                        move.name, move.payment_reference, move.ref, move.pluggy_boleto_barcode
                   FROM account_move_line item
                   JOIN account_move move ON move.id = item.move_id
                   JOIN account_account account ON account.id = item.account_id
              LEFT JOIN res_partner partner ON partner.id = item.partner_id
-                 WHERE item.company_id = %(company)s
+                 WHERE item.company_id = ANY(%(companies)s)
                    AND item.currency_id = %(currency)s
                    AND item.parent_state = 'posted'
                    AND NOT item.reconciled
@@ -198,28 +215,32 @@ class AccountBankStatementLine(models.Model):
                             AND item.amount_residual_currency = ANY(%(amounts)s::numeric[])))
               ORDER BY coalesce(item.date_maturity, item.date), item.id
                 """,
-                company=company.id,
+                # As Odoo's own matching: the items of the whole company tree, a branch's invoices paid into
+                # the head office's bank account included (Odoo reconciles within one root company).
+                companies=self.env["res.company"].search([("id", "child_of", company.root_id.id)]).ids,
                 currency=currency.id,
                 types=_DOCUMENT_TYPES,
-                by_name=SQL(normalized, SQL.identifier("move", "name")),
-                by_payment_reference=SQL(normalized, SQL.identifier("move", "payment_reference")),
-                by_ref=SQL(normalized, SQL.identifier("move", "ref")),
+                by_name=_reference_key(SQL.identifier("move", "name")),
+                by_payment_reference=_reference_key(SQL.identifier("move", "payment_reference")),
+                by_ref=_reference_key(SQL.identifier("move", "ref")),
                 references=sorted(references),
                 barcodes=sorted(barcodes),
                 partners=sorted(partners),
                 amounts=[str(amount) for amount in amounts],
             )
         )
+        rows = self.env.cr.fetchall()
         return [
             matching.OpenItem(
                 id=item_id,
                 residual=_decimal(residual, currency),
+                move_id=move_id,
                 partner_id=partner_id,
                 references=matching.reference_keys(name, payment_reference, ref),
                 boleto=barcode,
                 label=name,
             )
-            for item_id, partner_id, residual, name, payment_reference, ref, barcode in self.env.cr.fetchall()
+            for (item_id, move_id, partner_id, residual, name, payment_reference, ref, barcode) in rows
         ]
 
     @api.model
@@ -260,6 +281,8 @@ class AccountBankStatementLine(models.Model):
         )
         if not match.auto and not model.auto_reconcile:
             return reason
+        if not match.auto and self.pluggy_match_undone:
+            return _("%(reason)s Proposed only: its automatic reconciliation was undone.", reason=reason)
         if not match.auto and self.pluggy_pending:
             return _("%(reason)s Proposed only: the bank has not posted the line yet.", reason=reason)
         if not match.auto:
@@ -321,6 +344,16 @@ class AccountBankStatementLine(models.Model):
         Mapping = self.env["pluggy.partner.mapping"].sudo()
         for line in self.filtered("pluggy_partner_vat"):
             Mapping._remember(line.company_id, line.pluggy_partner_vat, line.partner_id.commercial_partner_id)
+
+
+def _reference_key(column):
+    """matching.reference_key computed by the database, to compare in SQL with the keys of the bank lines."""
+    return SQL(
+        "upper(regexp_replace(translate(coalesce(%s, ''), %s, %s), '[^0-9A-Za-z]', '', 'g'))",
+        column,
+        matching.ACCENTED,
+        matching.UNACCENTED,
+    )
 
 
 def _decimal(amount, currency):

@@ -1,7 +1,12 @@
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-from ..pluggy.matching import cnpj_root
+from ..pluggy.matching import VAT_COUNTRY_PREFIX, cnpj_root, document_key
+
+# A partner's VAT as matching.document_key reads a document: punctuation and a country prefix off.
+_PARTNER_DOCUMENT = SQL(
+    "regexp_replace(upper(regexp_replace(vat, '[^0-9A-Za-z]', '', 'g')), %s, '\\1')", VAT_COUNTRY_PREFIX
+)
 
 
 class PluggyPartnerMapping(models.Model):
@@ -23,7 +28,12 @@ class PluggyPartnerMapping(models.Model):
 
     @api.model
     def _remember(self, company, document, partner):
-        """Give ``document`` this partner from now on, in ``company``; the last choice wins."""
+        """Give ``document`` this partner from now on, in ``company``; the last choice wins. A masked or short
+        document (kept by lines imported before those were told apart) is not remembered: it would give its
+        partner to every payer it masks."""
+        document = document_key(document)
+        if not document:
+            return
         mapping = self.search([("company_id", "=", company.id), ("document", "=", document)], limit=1)
         if mapping:
             mapping.partner_id = partner
@@ -35,7 +45,7 @@ class PluggyPartnerMapping(models.Model):
         """The partner of each counterpart document, {document: partner id}: the accountant's choice for it,
         else the company's partner with that CPF/CNPJ (punctuation ignored), else the one partner of the
         company under the same CNPJ root (a branch of a known company). Never a guess between two."""
-        documents = set(documents) - {None, ""}
+        documents = set(filter(document_key, documents))
         if not documents:
             return {}
         mappings = self.sudo().search([("company_id", "=", company.id), ("document", "in", list(documents))])
@@ -54,16 +64,17 @@ class PluggyPartnerMapping(models.Model):
         self.env.cr.execute(
             SQL(
                 """
-                SELECT upper(regexp_replace(vat, '[^0-9A-Za-z]', '', 'g')) AS document, array_agg(id)
+                SELECT %(document)s AS document, array_agg(id)
                   FROM res_partner
                  WHERE active
                    AND id = commercial_partner_id
-                   AND (company_id IS NULL OR company_id = %s)
-                   AND upper(regexp_replace(vat, '[^0-9A-Za-z]', '', 'g')) = ANY(%s)
+                   AND (company_id IS NULL OR company_id = %(company)s)
+                   AND %(document)s = ANY(%(documents)s)
                  GROUP BY 1
                 """,
-                company.id,
-                list(documents),
+                document=_PARTNER_DOCUMENT,
+                company=company.id,
+                documents=list(documents),
             )
         )
         return {document: ids[0] for document, ids in self.env.cr.fetchall() if len(ids) == 1}
@@ -76,17 +87,18 @@ class PluggyPartnerMapping(models.Model):
             SQL(
                 """
                 SELECT left(document, 8), array_agg(id)
-                  FROM (SELECT id, upper(regexp_replace(vat, '[^0-9A-Za-z]', '', 'g')) AS document
+                  FROM (SELECT id, %(document)s AS document
                           FROM res_partner
                          WHERE active
                            AND id = commercial_partner_id
-                           AND (company_id IS NULL OR company_id = %s)
+                           AND (company_id IS NULL OR company_id = %(company)s)
                            AND vat IS NOT NULL) partner
-                 WHERE length(document) = 14 AND left(document, 8) = ANY(%s)
+                 WHERE length(document) = 14 AND left(document, 8) = ANY(%(roots)s)
                  GROUP BY 1
                 """,
-                company.id,
-                list(roots),
+                document=_PARTNER_DOCUMENT,
+                company=company.id,
+                roots=list(roots),
             )
         )
         return {root: ids[0] for root, ids in self.env.cr.fetchall() if len(ids) == 1}

@@ -18,10 +18,6 @@ _logger = logging.getLogger(__name__)
 DEFAULT_PAYMENT_REF = "Pluggy transaction"
 
 _NON_DIGITS = re.compile(r"\D")
-# Brazil issues alphanumeric CNPJs from July 2026 (e.g. "12.ABC.345/01DE-35"): dropping the letters would
-# turn them into a wrong number, so documents with letters keep them (uppercased, punctuation removed).
-_NON_ALNUM = re.compile(r"[^0-9A-Z]")
-_LETTER = re.compile(r"[A-Z]")
 
 
 # Names Pluggy (or the bank, through Open Finance) gives a movement it did not classify: a row that names its
@@ -170,7 +166,9 @@ def map_transaction(
     payment_data = _as_dict(tx.get("paymentData"))
     counterpart = _as_dict(payment_data.get("receiver" if outgoing else "payer"))
     document = _as_dict(counterpart.get("documentNumber"))
-    vat = _document_number(document.get("value"))
+    # Brazil issues alphanumeric CNPJs from July 2026 ("12.ABC.345/01DE-35"): they keep their letters. A
+    # masked or short document is no document: it would name the wrong partner, or remember one for it.
+    vat = matching.document_key(_text(document.get("value")))
 
     return {
         "pluggy_transaction_id": tx_id,
@@ -498,11 +496,6 @@ def _account_number(participant):
     if not account:
         return None
     return f"{branch}/{account}" if branch else account
-
-
-def _document_number(value):
-    text = (_text(value) or "").upper()
-    return (_NON_ALNUM if _LETTER.search(text) else _NON_DIGITS).sub("", text) or None
 
 
 def _text(value):
