@@ -6,7 +6,6 @@ No Odoo import: the Odoo layer turns these values into ``account.bank.statement.
 import datetime
 import logging
 import re
-import unicodedata
 from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -317,7 +316,7 @@ def charges_on_the_card(charges, rows) -> dict:
         for key, amount, label in rows:
             if key in used or Decimal(str(amount)) != -charge["amount"]:
                 continue
-            if pattern.search(_unaccented(label).upper()):
+            if pattern.search(matching.unaccented(label).upper()):
                 found[charge["id"]] = key
                 used.add(key)
                 break
@@ -337,7 +336,7 @@ def paid_by_card_rows(rows, after, until) -> Decimal:
             for day, amount, label in rows
             if after < day <= until
             and Decimal(str(amount)) > 0
-            and not _REFUND.search(_unaccented(label).upper())
+            and not _REFUND.search(matching.unaccented(label).upper())
         ),
         Decimal(0),
     )
@@ -349,11 +348,7 @@ _CARD_PAYMENT = re.compile(r"\b(?:FATURA|FAT|CARTAO|CARTOES|CARD)\b")
 def looks_like_card_payment(label, transaction_type) -> bool:
     """Whether a checking account's debit says it pays a card bill: "PAGTO FATURA CARTAO", "PAG FAT
     CARTAO DE CREDITO", or the bill's boleto."""
-    return transaction_type == "BOLETO" or bool(_CARD_PAYMENT.search(_unaccented(label).upper()))
-
-
-def _unaccented(text):
-    return unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode()
+    return transaction_type == "BOLETO" or bool(_CARD_PAYMENT.search(matching.unaccented(label).upper()))
 
 
 def transaction_fingerprint(values) -> tuple:

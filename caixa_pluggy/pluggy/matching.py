@@ -23,10 +23,15 @@ _NOT_DIGIT = re.compile(r"\D")
 _MIN_REFERENCE_LENGTH = 6
 
 
+def unaccented(text):
+    """The text with its accents dropped, as Odoo's remove_accents does: "É" becomes "E", "º" becomes "o"."""
+    return unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode()
+
+
 def _ascii_alnum(text):
-    # What Odoo's PIX QR code keeps of a reference (l10n_br, with remove_accents before): "É" becomes "E",
-    # "º" becomes "o", and anything that is no ASCII letter or digit goes.
-    return _NOT_ASCII_ALNUM.sub("", unicodedata.normalize("NFKD", text))
+    # What Odoo's PIX QR code keeps of a reference (l10n_br, with remove_accents before): anything that is no
+    # ASCII letter or digit goes.
+    return _NOT_ASCII_ALNUM.sub("", unaccented(text))
 
 
 def reference_key(value):
