@@ -295,12 +295,20 @@ def bill_state(total, paid, due_date, today) -> str:
 
 # Words a bank prints on a card row that books a finance charge itself, by charge kind, accents removed.
 _CHARGE_WORDS = {
-    "IOF": ("IOF",),
-    "LATE_PAYMENT_INTEREST": ("JUROS", "ENCARGO", "ROTATIVO", "MORA"),
-    "LATE_PAYMENT_REMUNERATIVE_INTEREST": ("JUROS", "ENCARGO", "ROTATIVO"),
-    "LATE_PAYMENT_FEE": ("MULTA", "ENCARGO", "MORA"),
-    "OTHER": ("TARIFA", "ENCARGO", "ANUIDADE", "SEGURO", "IOF", "JUROS", "MULTA"),
+    kind: re.compile(r"\b(?:{})".format("|".join(words)))
+    for kind, words in {
+        "IOF": ("IOF",),
+        "LATE_PAYMENT_INTEREST": ("JUROS", "ENCARGO", "ROTATIVO", "MORA"),
+        "LATE_PAYMENT_REMUNERATIVE_INTEREST": ("JUROS", "ENCARGO", "ROTATIVO"),
+        "LATE_PAYMENT_FEE": ("MULTA", "ENCARGO", "MORA"),
+        "OTHER": ("TARIFA", "ENCARGO", "ANUIDADE", "SEGURO", "IOF", "JUROS", "MULTA"),
+    }.items()
 }
+
+
+def _plain(label):
+    """A bank's label as the words above are written: accents off, uppercased."""
+    return matching.unaccented(label).upper()
 
 
 def charges_on_the_card(charges, rows) -> dict:
@@ -309,14 +317,12 @@ def charges_on_the_card(charges, rows) -> dict:
     second time. ``rows`` are (key, amount as the line's, label) of the card's rows around the closing; a row
     is the charge when it debits exactly the charge's amount and its label names the charge's kind. Each
     row stands for one charge at most."""
+    rows = [(key, Decimal(str(amount)), _plain(label)) for key, amount, label in rows]
     found, used = {}, set()
     for charge in charges:
         words = _CHARGE_WORDS.get(charge["kind"], _CHARGE_WORDS["OTHER"])
-        pattern = re.compile(r"\b(?:{})".format("|".join(words)))
         for key, amount, label in rows:
-            if key in used or Decimal(str(amount)) != -charge["amount"]:
-                continue
-            if pattern.search(matching.unaccented(label).upper()):
+            if key not in used and amount == -charge["amount"] and words.search(label):
                 found[charge["id"]] = key
                 used.add(key)
                 break
@@ -330,13 +336,12 @@ def paid_by_card_rows(rows, after, until) -> Decimal:
     """What the card's own rows say was paid of a bill that Pluggy lists without payments (its documented
     example has none): the card's credits after the closing up to the next one, refunds aside. ``rows`` are
     (date, amount as the line's, label)."""
+    credits = ((day, Decimal(str(amount)), label) for day, amount, label in rows)
     return sum(
         (
-            Decimal(str(amount))
-            for day, amount, label in rows
-            if after < day <= until
-            and Decimal(str(amount)) > 0
-            and not _REFUND.search(matching.unaccented(label).upper())
+            amount
+            for day, amount, label in credits
+            if after < day <= until and amount > 0 and not _REFUND.search(_plain(label))
         ),
         Decimal(0),
     )
@@ -348,7 +353,7 @@ _CARD_PAYMENT = re.compile(r"\b(?:FATURA|FAT|CARTAO|CARTOES|CARD)\b")
 def looks_like_card_payment(label, transaction_type) -> bool:
     """Whether a checking account's debit says it pays a card bill: "PAGTO FATURA CARTAO", "PAG FAT
     CARTAO DE CREDITO", or the bill's boleto."""
-    return transaction_type == "BOLETO" or bool(_CARD_PAYMENT.search(matching.unaccented(label).upper()))
+    return transaction_type == "BOLETO" or bool(_CARD_PAYMENT.search(_plain(label)))
 
 
 def transaction_fingerprint(values) -> tuple:
