@@ -14,7 +14,8 @@ from datetime import date, datetime, timedelta, timezone
 import httpx
 import respx
 
-from odoo.tests import HttpCase
+from odoo import Command
+from odoo.tests import Form, HttpCase
 from odoo.tools import SQL
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
@@ -313,6 +314,24 @@ class PluggyCase(AccountTestInvoicingCommon):
         self.addCleanup(self.pluggy.router.stop)
 
     # ----- helpers -----
+
+    @classmethod
+    def user_from_the_users_form(cls, name, login, group="account.group_account_manager"):
+        """A user created as an admin does in Settings > Users: a login, no e-mail; then given ``group`` in
+        the test company."""
+        with Form(cls.env["res.users"]) as form:
+            form.name = name
+            form.login = login
+        user = form.record
+        user.write(
+            {
+                "password": f"{login}-password",
+                "groups_id": [Command.link(cls.env.ref(group).id)],
+                "company_ids": [Command.set(cls.company.ids)],
+                "company_id": cls.company.id,
+            }
+        )
+        return user
 
     def connect(self, item):
         """Register an item as the callback route does; returns the connection."""

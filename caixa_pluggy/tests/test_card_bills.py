@@ -193,14 +193,8 @@ class TestCardBills(SyncMixin, PluggyCase):
         self.sync()
         self.assertEqual(bank_line.pluggy_match_state, "proposed", "proposed once, not redone")
 
-        # An accountant made on the Users form: a login and the accounting group, no e-mail.
-        accountant = self.env["res.users"].create(
-            {
-                "name": "Contadora",
-                "login": "contadora",
-                "groups_id": [(6, 0, [self.env.ref("account.group_account_user").id])],
-            }
-        )
+        # An accountant as the Users form makes one: no e-mail.
+        accountant = self.user_from_the_users_form("Contadora", "cont", group="account.group_account_user")
         bank_line.with_user(accountant).action_pluggy_accept_proposal()
         self.assertTrue(bank_line.is_reconciled and card_line.is_reconciled)
         self.assertEqual(bill.payment_line_ids, bank_line | card_line)

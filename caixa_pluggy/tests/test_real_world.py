@@ -6,8 +6,8 @@ import json
 from datetime import date, timedelta
 from pathlib import Path
 
-from odoo import Command, fields
-from odoo.tests import Form, tagged
+from odoo import fields
+from odoo.tests import tagged
 
 from odoo.addons.caixa_pluggy.models.pluggy_webhook import WEBHOOK_ROUTE, WEBHOOK_SECRET_HEADER
 from odoo.addons.caixa_pluggy.pluggy.dates import local_date
@@ -34,26 +34,9 @@ class TestRealWorld(SyncMixin, PluggyHttpCase):
         super().setUpClass()
         # The database has no outgoing mail server, as a fresh Odoo has none.
         cls.env["ir.mail_server"].sudo().search([]).unlink()
-        cls.accountant = cls._user_from_the_users_form("Ana Contadora", "ana")
+        cls.accountant = cls.user_from_the_users_form("Ana Contadora", "ana")
         cls.transactions = _fixtures("pluggy_transactions.json")
         cls.webhooks = _fixtures("pluggy_webhooks.json")["payloads"]
-
-    @classmethod
-    def _user_from_the_users_form(cls, name, login):
-        """An accounting administrator created as an admin does in Settings > Users: a login, no e-mail."""
-        with Form(cls.env["res.users"]) as form:
-            form.name = name
-            form.login = login
-        user = form.record
-        user.write(
-            {
-                "password": f"{login}-password",
-                "groups_id": [Command.link(cls.env.ref("account.group_account_manager").id)],
-                "company_ids": [Command.set(cls.company.ids)],
-                "company_id": cls.company.id,
-            }
-        )
-        return user
 
     def setUp(self):
         super().setUp()
